@@ -1,0 +1,205 @@
+"""Shared plumbing of the experiments: provenance, results files, progress, CLI.
+
+Results of ``full`` runs go to ``results/<name>.json`` (committed, shown in the
+book beside the paper's numbers); ``quick`` runs go to
+``results/quick/<name>.json`` (not committed), so a quick build never
+overwrites a full result. ``$LMU_RESULTS_DIR`` moves the whole folder.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+from importlib import metadata
+
+import numpy as np
+
+from ..mode import MODES, get_mode
+
+__all__ = [
+    "results_dir",
+    "results_path",
+    "checkpoint_dir",
+    "provenance",
+    "save_results",
+    "load_results",
+    "progress",
+    "comparison_table",
+    "cli",
+]
+
+_REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+_VERSIONED = ("numpy", "scipy", "tensorflow-cpu", "tensorflow", "keras", "nengo", "nengo-loihi", "lmu-book")
+
+
+def results_dir():
+    """Folder of results files: ``$LMU_RESULTS_DIR`` or ``<repo>/results``."""
+    return pathlib.Path(os.environ.get("LMU_RESULTS_DIR", _REPO_ROOT / "results"))
+
+
+def results_path(name, mode=None):
+    """Path of the results file of experiment ``name`` in ``mode``."""
+    mode = get_mode(mode)
+    base = results_dir()
+    return base / f"{name}.json" if mode == "full" else base / "quick" / f"{name}.json"
+
+
+def checkpoint_dir(name, mode=None):
+    """Folder for resumable checkpoints of experiment ``name`` (created, not committed)."""
+    path = results_dir() / "checkpoints" / f"{name}-{get_mode(mode)}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _versions():
+    out = {"python": platform.python_version()}
+    for pkg in _VERSIONED:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def provenance(mode, seeds, data=None, epochs=None, wall_time_s=None, **extra):
+    """A record of how a result was made.
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+    seeds : int or list or dict
+        Every seed the run used.
+    data : dict, optional
+        Where the data came from and how much (e.g. ``{"source": ..., "n_train": ...}``).
+    epochs : int or dict, optional
+    wall_time_s : float, optional
+        Wall time of the run, in seconds.
+    **extra
+        Anything else worth keeping (protocol deviations, command line, ...).
+    """
+    return {
+        "mode": get_mode(mode),
+        "seeds": seeds,
+        "data": data,
+        "epochs": epochs,
+        "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 2),
+        "versions": _versions(),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None,
+        **extra,
+    }
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return str(obj)  # JSON has no NaN/inf: keep them visible as text
+    if isinstance(obj, pathlib.Path):
+        return str(obj)
+    return obj
+
+
+def save_results(name, results, provenance, path=None):
+    """Write ``{"experiment", "results", "provenance"}`` as JSON; return the path.
+
+    The file is written to a temporary name first and then renamed, so an
+    interrupted run never leaves a half-written results file.
+    """
+    path = pathlib.Path(path) if path is not None else results_path(name, provenance["mode"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = _jsonable({"experiment": name, "results": results, "provenance": provenance})
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_results(name, mode="full"):
+    """Read a results file; ``None`` if that experiment was not run in ``mode``."""
+    path = results_path(name, mode)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def progress(iterable=None, **kwargs):
+    """A tqdm progress bar that suits both notebooks and terminals.
+
+    Disabled when ``$LMU_PROGRESS=0``.
+    """
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("disable", os.environ.get("LMU_PROGRESS", "1") == "0")
+    kwargs.setdefault("mininterval", 1.0)
+    return tqdm(iterable, **kwargs)
+
+
+def _fmt(value, fmt):
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return format(value, fmt)
+
+
+def comparison_table(rows, fmt=".2f"):
+    """A Markdown table of the paper's numbers beside ours.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Each with keys ``"quantity"``, ``"paper"``, ``"full"`` and ``"quick"``
+        (numbers, or strings such as ``"not run here: <reason>"``).
+    fmt : str
+        Format of numbers.
+
+    Returns
+    -------
+    str
+        A Markdown table; show it with ``IPython.display.Markdown``.
+    """
+    lines = [
+        "| quantity | paper | this project, full mode | this build, quick mode |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['quantity']} | {_fmt(row.get('paper'), fmt)} | "
+            f"{_fmt(row.get('full'), fmt)} | {_fmt(row.get('quick'), fmt)} |"
+        )
+    return "\n".join(lines)
+
+
+def cli(run, description, argv=None):
+    """Minimal command line for an experiment module.
+
+    ``python -m lmu.experiments.<name> [--mode quick|full] [--seed N]`` calls
+    ``run(mode=..., seed=...)`` and prints where the results were written.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--mode", choices=MODES, default=None, help="quick (default) or full")
+    parser.add_argument("--seed", type=int, default=None, help="override the protocol's seed")
+    args = parser.parse_args(argv)
+    kwargs = {"mode": args.mode}
+    if args.seed is not None:
+        kwargs["seed"] = args.seed
+    start = time.perf_counter()
+    out = run(**kwargs)
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    return out
