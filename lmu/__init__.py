@@ -28,7 +28,7 @@ _LAZY = {
     "LMU": "layers",
     "Legendre": "layers",
 }
-_SUBMODULES = ("layers", "paper", "data", "experiments")
+_SUBMODULES = ("layers", "reference", "paper", "data", "experiments")
 
 __all__ = [
     "legendre_system",
