@@ -10,15 +10,17 @@ from .core import (
     delay_error,
     delay_transfer,
     discretize,
+    euler_max_stable_dt,
     impulse_response,
     legendre_decoders,
     legendre_system,
     nrmse,
     pade_delay,
     simulate_memory,
+    system_eigenvalues,
 )
 from .mode import get_mode, set_mode
-from .signals import band_limited_noise
+from .signals import band_limited_noise, delayed, make_signal
 
 __version__ = "0.1.0"
 
@@ -27,6 +29,8 @@ _LAZY = {
     "LMUCell": "layers",
     "LMU": "layers",
     "Legendre": "layers",
+    "LMUFeedforward": "feedforward",
+    "PhasedLSTMCell": "phased_lstm",
 }
 _SUBMODULES = ("layers", "reference", "paper", "data", "experiments")
 
@@ -41,6 +45,10 @@ __all__ = [
     "delay_error",
     "nrmse",
     "band_limited_noise",
+    "make_signal",
+    "delayed",
+    "system_eigenvalues",
+    "euler_max_stable_dt",
     "get_mode",
     "set_mode",
     *_LAZY,

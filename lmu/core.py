@@ -43,6 +43,8 @@ __all__ = [
     "pade_delay",
     "delay_error",
     "nrmse",
+    "system_eigenvalues",
+    "euler_max_stable_dt",
 ]
 
 
@@ -404,3 +406,61 @@ def nrmse(estimate, target, axis=None):
     if np.any(denom == 0):
         raise ValueError("target is zero everywhere: the NRMSE is undefined")
     return np.sqrt(np.mean((est - tgt) ** 2, axis=axis)) / denom
+
+
+def system_eigenvalues(order, theta, dt=None, method="zoh"):
+    """Eigenvalues of the Legendre delay system, continuous or discretized.
+
+    Parameters
+    ----------
+    order : int
+        Memory order ``d``.
+    theta : float
+        Window length, in the unit of time.
+    dt : float, optional
+        Time step. ``None`` (default) gives the eigenvalues of the continuous
+        ``A`` (poles in the s-plane, units 1/time); otherwise those of the
+        discrete ``Ad`` from :func:`discretize` (poles in the z-plane,
+        dimensionless; the discrete memory is stable when all have modulus
+        below 1).
+    method : {"zoh", "euler"}
+        Discretization, used only with ``dt``.
+
+    Returns
+    -------
+    ndarray of complex, shape (order,)
+        Sorted by real part, then imaginary part.
+    """
+    order = check_order(order)
+    theta = check_theta(theta)
+    if dt is None:
+        M, _ = legendre_system(order, theta)
+    else:
+        M, _ = _discrete_system(order, theta, check_dt(dt), check_method(method))
+    return np.sort_complex(np.linalg.eigvals(M))
+
+
+def euler_max_stable_dt(order, theta):
+    """Largest time step for which the Euler-discretized memory is stable.
+
+    Euler maps each continuous eigenvalue ``lam`` of ``A`` to ``1 + dt lam``;
+    the discrete system is stable when every ``|1 + dt lam| < 1``, that is
+    ``dt < -2 Re(lam) / |lam|**2`` for every ``lam`` (all have ``Re < 0``).
+
+    Parameters
+    ----------
+    order : int
+        Memory order ``d``.
+    theta : float
+        Window length, in the unit of time.
+
+    Returns
+    -------
+    float
+        The bound on ``dt``, in the unit of ``theta`` (it scales with
+        ``theta``). Euler is stable for ``dt`` strictly below it.
+    """
+    lam = system_eigenvalues(order, theta)
+    if np.any(lam.real >= 0):
+        raise ValueError("the continuous system has an eigenvalue with Re >= 0")
+    return float(np.min(-2 * lam.real / np.abs(lam) ** 2))
