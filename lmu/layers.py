@@ -1,0 +1,549 @@
+"""Keras 3 layers for the Legendre Memory Unit (TensorFlow backend).
+
+This module imports Keras (and with it TensorFlow); ``import lmu`` loads it
+lazily, on first use of ``lmu.LMUCell``, ``lmu.LMU`` or ``lmu.Legendre``.
+
+The cell is the paper's exact parameterization (Voelker, Kajić & Eliasmith,
+2019; ``paper-protocols.md`` §2). For an input ``x_t`` (``n_in`` features),
+hidden state ``h`` (``units``) and memory ``m`` (``order``):
+
+.. math::
+
+    u_t &= e_x^\\top x_t + e_h^\\top h_{t-1} + e_m^\\top m_{t-1} \\\\
+    m_t &= \\bar A m_{t-1} + \\bar B u_t \\\\
+    h_t &= f(W_x^\\top x_t + W_h^\\top h_{t-1} + W_m^\\top m_t + b)
+
+``(Ā, B̄)`` is the Legendre delay system of window ``theta`` (in steps),
+discretized with ``dt = 1`` by zero-order hold or Euler. As in the original
+implementation the memory matrices are stored as ``AT = (Ā − I)ᵀ`` and
+``BT = B̄ᵀ``, so that the update reads ``m_t = m_{t-1} + m_{t-1} AT + u_t BT``
+(row vectors). :func:`lmu.reference.lmu_cell_numpy` is an independent NumPy
+implementation of the same equations.
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from ._validation import check_method, check_order, check_theta
+from .core import discretize, legendre_decoders, legendre_system
+
+__all__ = ["LMUCell", "LMU", "Legendre", "discrete_memory_matrices"]
+
+_PACKAGE = "lmu"
+
+
+def discrete_memory_matrices(order, theta, discretizer="zoh", dtype="float32"):
+    """Stored-form memory matrices ``(AT, BT)`` as tensors, differentiable in ``theta``.
+
+    Parameters
+    ----------
+    order : int
+        Memory order ``d`` (>= 1).
+    theta : float or scalar tensor
+        Window length in steps (> 0). May be a tensor (e.g. a trainable
+        weight): the result is computed inside the graph, so gradients flow
+        back to ``theta`` through the discretization.
+    discretizer : {"zoh", "euler"}, default "zoh"
+        ``"zoh"``: one block matrix exponential
+        ``expm([[A, B], [0, 0]])`` (dt = 1 step); ``"euler"``:
+        ``Ā = I + A``, ``B̄ = B``.
+    dtype : str, default "float32"
+        Dtype of the returned tensors. The discretization itself is computed
+        in float64 (``Ā − I`` loses relative precision in float32 when
+        ``theta`` is large) and cast at the end.
+
+    Returns
+    -------
+    AT : tensor, shape (order, order)
+        ``(Ā − I)ᵀ``.
+    BT : tensor, shape (1, order)
+        ``B̄ᵀ``.
+
+    Notes
+    -----
+    The ZOH branch uses ``tf.linalg.expm`` (there is no matrix exponential in
+    ``keras.ops``), so it needs the TensorFlow backend.
+    """
+    order = check_order(order)
+    method = check_method(discretizer, "discretizer")
+    if not hasattr(theta, "dtype"):  # a Python number: validate it
+        theta = check_theta(theta)
+    A1, B1 = legendre_system(order, 1.0)  # A = A1 / theta, B = B1 / theta
+    inv_theta = 1.0 / ops.cast(theta, "float64")
+    if method == "euler":
+        AT = ops.transpose(ops.convert_to_tensor(A1, "float64")) * inv_theta
+        BT = ops.convert_to_tensor(B1.T, "float64") * inv_theta
+    else:
+        import tensorflow as tf  # only the TF backend has a matrix exponential
+
+        block = np.zeros((order + 1, order + 1))
+        block[:order, :order] = A1
+        block[:order, order:] = B1
+        expm = tf.linalg.expm(ops.convert_to_tensor(block, "float64") * inv_theta)
+        AT = ops.transpose(expm[:order, :order] - ops.eye(order, dtype="float64"))
+        BT = ops.transpose(expm[:order, order:])
+    return ops.cast(AT, dtype), ops.cast(BT, dtype)
+
+
+def _fixed_memory_matrices(order, theta, discretizer):
+    """``(AT, BT)`` in float64 NumPy, from :func:`lmu.discretize`."""
+    Ad, Bd = discretize(*legendre_system(order, theta), dt=1.0, method=discretizer)
+    return (Ad - np.eye(order)).T, Bd.T
+
+
+def _constant_initializer(value):
+    def initializer(shape, dtype=None):
+        if tuple(shape) != value.shape:
+            raise ValueError(f"expected shape {value.shape}, got {tuple(shape)}")
+        return ops.convert_to_tensor(value, dtype=dtype)
+
+    return initializer
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Legendre(keras.initializers.Initializer):
+    """Initializer for a Legendre readout kernel of shape ``(order, n)``.
+
+    Row ``i`` is the shifted Legendre polynomial ``P̃_i`` evaluated at
+    ``linspace(0, 1, n)`` (equivalently ``P_i`` at ``linspace(-1, 1, n)``),
+    so that ``m @ kernel`` reads the memory's input back at ``n`` delays
+    spread evenly over ``[0, theta]``. Same values as
+    ``lmu.legendre_decoders(order, np.linspace(0, 1, n)).T``.
+    """
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 2:
+            raise ValueError(f"Legendre initializer needs a 2-D shape (order, n), got {shape}")
+        order, n = int(shape[0]), int(shape[1])
+        values = legendre_decoders(order, np.linspace(0.0, 1.0, n)).T
+        return ops.convert_to_tensor(values, dtype=dtype or keras.config.floatx())
+
+    def get_config(self):
+        return {}
+
+
+# (attribute / weight name, initializer argument, trainable argument)
+_ENCODERS_AND_KERNELS = (
+    ("input_encoders", "input_encoders_initializer", "trainable_input_encoders"),
+    ("hidden_encoders", "hidden_encoders_initializer", "trainable_hidden_encoders"),
+    ("memory_encoders", "memory_encoders_initializer", "trainable_memory_encoders"),
+    ("input_kernel", "input_kernel_initializer", "trainable_input_kernel"),
+    ("hidden_kernel", "hidden_kernel_initializer", "trainable_hidden_kernel"),
+    ("memory_kernel", "memory_kernel_initializer", "trainable_memory_kernel"),
+)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LMUCell(keras.layers.Layer):
+    """The Legendre Memory Unit cell, for use in ``keras.layers.RNN``.
+
+    Parameters
+    ----------
+    units : int
+        Size of the hidden state ``h`` (>= 1); also the output size.
+    order : int
+        Size of the memory ``m``, the number of Legendre coefficients ``d`` (>= 1).
+    theta : float
+        Length of the memory's sliding window, in time steps (> 0).
+    hidden_activation : str or callable, default "tanh"
+        Activation ``f`` of the hidden state (any ``keras.activations`` name).
+    input_encoders_initializer, hidden_encoders_initializer, memory_encoders_initializer
+        Initializers of ``e_x`` (n_in, 1), ``e_h`` (units, 1), ``e_m`` (order, 1).
+        Defaults "lecun_uniform", "lecun_uniform", "zeros" (as the paper).
+    input_kernel_initializer, hidden_kernel_initializer, memory_kernel_initializer
+        Initializers of ``W_x`` (n_in, units), ``W_h`` (units, units),
+        ``W_m`` (order, units). Default "glorot_normal". ``Legendre()`` makes
+        ``W_m`` a delay readout.
+    trainable_input_encoders, trainable_hidden_encoders, trainable_memory_encoders,
+    trainable_input_kernel, trainable_hidden_kernel, trainable_memory_kernel : bool
+        Whether each encoder / kernel is trained (default True).
+    trainable_A, trainable_B : bool, default False
+        Whether the stored memory matrices ``AT`` (order, order) and ``BT``
+        (1, order) are trained. By default they are fixed to the discretized
+        Legendre system.
+    trainable_theta : bool, default False
+        Learn the window ``theta`` by backpropagation through the
+        discretization. ``AT`` and ``BT`` are then not stored but computed
+        from ``theta`` in the graph (see :meth:`memory_matrices`); ``theta``
+        is stored as the weight ``log_theta`` (shape ()) so that it stays
+        positive and Adam's steps are relative changes of ``theta``.
+        Incompatible with ``trainable_A`` / ``trainable_B``.
+    discretizer : {"zoh", "euler"}, default "zoh"
+        Zero-order hold or forward Euler, with ``dt = 1`` step.
+    use_bias : bool, default False
+        Add a bias ``b`` (units,) inside ``f``.
+    bias_initializer : default "zeros"
+    **kwargs
+        Passed to ``keras.layers.Layer`` (``name``, ``dtype``, ...).
+
+    Notes
+    -----
+    State: ``[h (batch, units), m (batch, order)]``; output ``h``. Each step
+    costs three matrix products, ``[x, h] @ [[e_x, W_x], [e_h, W_h]]``,
+    ``m @ [e_m, AT]`` and ``m_t @ W_m``; the fused matrices are assembled
+    once per sequence when the cell runs inside :class:`LMU` (once per step
+    in a plain ``keras.layers.RNN``).
+    """
+
+    def __init__(
+        self,
+        units,
+        order,
+        theta,
+        hidden_activation="tanh",
+        input_encoders_initializer="lecun_uniform",
+        hidden_encoders_initializer="lecun_uniform",
+        memory_encoders_initializer="zeros",
+        input_kernel_initializer="glorot_normal",
+        hidden_kernel_initializer="glorot_normal",
+        memory_kernel_initializer="glorot_normal",
+        trainable_input_encoders=True,
+        trainable_hidden_encoders=True,
+        trainable_memory_encoders=True,
+        trainable_input_kernel=True,
+        trainable_hidden_kernel=True,
+        trainable_memory_kernel=True,
+        trainable_A=False,
+        trainable_B=False,
+        trainable_theta=False,
+        discretizer="zoh",
+        use_bias=False,
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = check_order(units, "units")
+        self.order = check_order(order, "order")
+        self.theta = check_theta(theta)
+        self.discretizer = check_method(discretizer, "discretizer")
+        try:
+            self.hidden_activation = keras.activations.get(hidden_activation)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"hidden_activation must be a Keras activation, got {hidden_activation!r} ({exc})"
+            ) from None
+        flags = dict(
+            trainable_input_encoders=trainable_input_encoders,
+            trainable_hidden_encoders=trainable_hidden_encoders,
+            trainable_memory_encoders=trainable_memory_encoders,
+            trainable_input_kernel=trainable_input_kernel,
+            trainable_hidden_kernel=trainable_hidden_kernel,
+            trainable_memory_kernel=trainable_memory_kernel,
+            trainable_A=trainable_A,
+            trainable_B=trainable_B,
+            trainable_theta=trainable_theta,
+            use_bias=use_bias,
+        )
+        for key, value in flags.items():
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{key} must be a bool, got {value!r}")
+            setattr(self, key, bool(value))
+        if self.trainable_theta and (self.trainable_A or self.trainable_B):
+            raise ValueError(
+                "trainable_theta=True computes A and B from theta; it cannot be combined "
+                "with trainable_A=True or trainable_B=True"
+            )
+        inits = dict(
+            input_encoders_initializer=input_encoders_initializer,
+            hidden_encoders_initializer=hidden_encoders_initializer,
+            memory_encoders_initializer=memory_encoders_initializer,
+            input_kernel_initializer=input_kernel_initializer,
+            hidden_kernel_initializer=hidden_kernel_initializer,
+            memory_kernel_initializer=memory_kernel_initializer,
+            bias_initializer=bias_initializer,
+        )
+        for key, value in inits.items():
+            try:
+                setattr(self, key, keras.initializers.get(value))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{key}: unknown initializer {value!r} ({exc})") from None
+
+        self.state_size = [self.units, self.order]
+        self.output_size = self.units
+        # Fused step matrices computed once per sequence by LMU.call (see step_matrices).
+        object.__setattr__(self, "_cached_step_matrices", None)
+
+    # ----------------------------------------------------------------- build
+    def build(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(
+                "inputs of LMUCell must have shape (batch, n_in) with a known n_in, "
+                f"got {tuple(input_shape)}"
+            )
+        n_in = int(input_shape[-1])
+        shapes = {
+            "input_encoders": (n_in, 1),
+            "hidden_encoders": (self.units, 1),
+            "memory_encoders": (self.order, 1),
+            "input_kernel": (n_in, self.units),
+            "hidden_kernel": (self.units, self.units),
+            "memory_kernel": (self.order, self.units),
+        }
+        for name, init_arg, trainable_arg in _ENCODERS_AND_KERNELS:
+            weight = self.add_weight(
+                name=name,
+                shape=shapes[name],
+                initializer=getattr(self, init_arg),
+                trainable=getattr(self, trainable_arg),
+            )
+            setattr(self, name, weight)
+
+        if self.trainable_theta:
+            self.AT = self.BT = None
+            self.log_theta = self.add_weight(
+                name="log_theta",
+                shape=(),
+                initializer=_constant_initializer(np.array(math.log(self.theta))),
+                trainable=True,
+            )
+        else:
+            self.log_theta = None
+            AT, BT = _fixed_memory_matrices(self.order, self.theta, self.discretizer)
+            self.AT = self.add_weight(
+                name="AT",
+                shape=AT.shape,
+                initializer=_constant_initializer(AT),
+                trainable=self.trainable_A,
+            )
+            self.BT = self.add_weight(
+                name="BT",
+                shape=BT.shape,
+                initializer=_constant_initializer(BT),
+                trainable=self.trainable_B,
+            )
+        self.bias = (
+            self.add_weight(
+                name="bias",
+                shape=(self.units,),
+                initializer=self.bias_initializer,
+                trainable=True,
+            )
+            if self.use_bias
+            else None
+        )
+        super().build(input_shape)
+
+    # --------------------------------------------------------- the matrices
+    def theta_value(self):
+        """The current window ``theta`` in steps: a tensor with ``trainable_theta``, else a float."""
+        if self.trainable_theta:
+            return ops.exp(self.log_theta)
+        return self.theta
+
+    def memory_matrices(self, theta=None):
+        """The memory matrices ``(AT, BT)`` in stored form, shapes (order, order), (1, order).
+
+        Parameters
+        ----------
+        theta : float or scalar tensor, optional
+            Compute them for this window (in steps), differentiably, with the
+            cell's discretizer. By default: the stored weights ``AT``, ``BT``,
+            or, with ``trainable_theta``, the matrices of the current
+            learned ``theta``.
+        """
+        if theta is None and not self.trainable_theta:
+            return self.AT, self.BT
+        if theta is None:
+            theta = self.theta_value()
+        return discrete_memory_matrices(
+            self.order, theta, self.discretizer, dtype=self.compute_dtype
+        )
+
+    def step_matrices(self):
+        """Fused matrices of one step, computed from the weights.
+
+        Returns
+        -------
+        W_xh : tensor, shape (n_in + units, 1 + units)
+            ``[[e_x, W_x], [e_h, W_h]]``.
+        W_m0 : tensor, shape (order, 1 + order)
+            ``[e_m, AT]``.
+        BT : tensor, shape (1, order)
+        W_m : tensor, shape (order, units)
+        bias : tensor, shape (units,), or None
+        """
+        dtype = self.compute_dtype
+        AT, BT = self.memory_matrices()
+        W_xh = ops.concatenate(
+            [
+                ops.concatenate([self.input_encoders, self.input_kernel], axis=1),
+                ops.concatenate([self.hidden_encoders, self.hidden_kernel], axis=1),
+            ],
+            axis=0,
+        )
+        W_m0 = ops.concatenate([self.memory_encoders, ops.cast(AT, dtype)], axis=1)
+        bias = None if self.bias is None else ops.cast(self.bias, dtype)
+        return (
+            ops.cast(W_xh, dtype),
+            ops.cast(W_m0, dtype),
+            ops.cast(BT, dtype),
+            ops.cast(self.memory_kernel, dtype),
+            bias,
+        )
+
+    # ------------------------------------------------------------------ call
+    def call(self, inputs, states, training=None):
+        h, m = states[0], states[1]
+        matrices = self._cached_step_matrices or self.step_matrices()
+        W_xh, W_m0, BT, W_m, bias = matrices
+        z = ops.matmul(ops.concatenate([inputs, h], axis=1), W_xh)  # (batch, 1 + units)
+        mz = ops.matmul(m, W_m0)  # (batch, 1 + order)
+        u = z[:, :1] + mz[:, :1]  # (batch, 1)
+        m = m + mz[:, 1:] + u * BT  # m + m AT + u BT
+        pre = z[:, 1:] + ops.matmul(m, W_m)
+        if bias is not None:
+            pre = pre + bias
+        h = self.hidden_activation(pre)
+        return h, [h, m]
+
+    # ---------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            order=self.order,
+            theta=self.theta,
+            hidden_activation=keras.activations.serialize(self.hidden_activation),
+            discretizer=self.discretizer,
+        )
+        for _, init_arg, trainable_arg in _ENCODERS_AND_KERNELS:
+            config[init_arg] = keras.initializers.serialize(getattr(self, init_arg))
+            config[trainable_arg] = getattr(self, trainable_arg)
+        config.update(
+            trainable_A=self.trainable_A,
+            trainable_B=self.trainable_B,
+            trainable_theta=self.trainable_theta,
+            use_bias=self.use_bias,
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
+        )
+        return config
+
+
+# Arguments of LMUCell that LMU forwards to its cell.
+_CELL_ARGS = (
+    "hidden_activation",
+    *[arg for _, init_arg, trainable_arg in _ENCODERS_AND_KERNELS for arg in (init_arg, trainable_arg)],
+    "trainable_A",
+    "trainable_B",
+    "trainable_theta",
+    "discretizer",
+    "use_bias",
+    "bias_initializer",
+)
+
+
+def _check_sequence_rank(shape, name="inputs"):
+    if len(shape) != 3:
+        raise ValueError(
+            f"{name} of LMU must have rank 3 (batch, timesteps, features), "
+            f"got shape {tuple(shape)}"
+        )
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class LMU(keras.layers.RNN):
+    """A recurrent layer of :class:`LMUCell`.
+
+    Parameters
+    ----------
+    units, order, theta
+        As :class:`LMUCell` (``theta`` in time steps).
+    return_sequences : bool, default False
+        Return the hidden state of every step, (batch, T, units), instead of
+        the last one, (batch, units).
+    return_state : bool, default False
+        Also return the final states ``h`` (batch, units) and ``m`` (batch, order).
+    go_backwards : bool, default False
+        Process the sequence in reverse (the returned sequence is reversed too,
+        as in ``keras.layers.RNN``).
+    stateful : bool, default False
+        Carry the last states of a batch over as the initial states of the next.
+    unroll : bool, default False
+        Unroll the time loop (short sequences only).
+    **kwargs
+        Every other :class:`LMUCell` argument (initializers, trainable flags,
+        ``discretizer``, ``use_bias``, ...) and the usual layer arguments
+        (``name``, ``dtype``, ...).
+
+    Notes
+    -----
+    Works inside ``keras.layers.Bidirectional``. Compared with
+    ``keras.layers.RNN(LMUCell(...))`` the results are identical; this layer
+    only assembles the fused step matrices (and, with ``trainable_theta``, the
+    discretization) once per sequence instead of once per step.
+    """
+
+    def __init__(
+        self,
+        units,
+        order,
+        theta,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        **kwargs,
+    ):
+        cell_kwargs = {key: kwargs.pop(key) for key in _CELL_ARGS if key in kwargs}
+        cell = LMUCell(
+            units,
+            order,
+            theta,
+            dtype=kwargs.get("dtype"),
+            name="lmu_cell",
+            **cell_kwargs,
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            **kwargs,
+        )
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    @property
+    def order(self):
+        return self.cell.order
+
+    @property
+    def theta(self):
+        return self.cell.theta
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        _check_sequence_rank(sequences_shape)
+        super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        _check_sequence_rank(sequences.shape)
+        object.__setattr__(self.cell, "_cached_step_matrices", self.cell.step_matrices())
+        try:
+            return super().call(
+                sequences, initial_state=initial_state, mask=mask, training=training
+            )
+        finally:
+            object.__setattr__(self.cell, "_cached_step_matrices", None)
+
+    def get_config(self):
+        config = super().get_config()
+        cell_config = config.pop("cell")["config"]
+        config.update(
+            units=self.cell.units,
+            order=self.cell.order,
+            theta=self.cell.theta,
+            **{key: cell_config[key] for key in _CELL_ARGS},
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)
