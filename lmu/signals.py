@@ -11,6 +11,7 @@ __all__ = [
     "spike_train",
     "make_signal",
     "delayed",
+    "signal_at",
     "SIGNAL_KINDS",
 ]
 
@@ -255,15 +256,42 @@ def delayed(u, delay, dt=1.0):
     u = check_finite_array(u, "u")
     if u.ndim < 1 or u.shape[-1] < 1:
         raise ValueError(f"u must have at least one time step, got shape {u.shape}")
-    dt = check_dt(dt)
     if isinstance(delay, bool) or not np.isscalar(delay) or not np.isfinite(delay):
         raise TypeError(f"delay must be a finite real number, got {delay!r}")
     if delay < 0:
         raise ValueError(f"delay must be >= 0, got {delay}")
+    return signal_at(u, np.arange(u.shape[-1]) * dt - delay, dt)
+
+
+def signal_at(u, times, dt=1.0):
+    """Evaluate the continuous input that the memory represents at any times.
+
+    Sample ``u[k]`` sits at time ``(k - 1/2) dt``, the middle of the step over
+    which :func:`lmu.simulate_memory` holds it (see :func:`delayed`); the
+    signal is linear between samples, 0 before the first step (the memory
+    starts from rest) and holds the last sample after the end.
+
+    Parameters
+    ----------
+    u : array_like, shape (..., T)
+        Input sequences, time on the last axis.
+    times : array_like, shape (n,)
+        Times, in the unit of ``dt`` (time 0 is step 0).
+    dt : float, default 1.0
+        Sample spacing.
+
+    Returns
+    -------
+    ndarray, shape (..., n)
+    """
+    u = check_finite_array(u, "u")
+    if u.ndim < 1 or u.shape[-1] < 1:
+        raise ValueError(f"u must have at least one time step, got shape {u.shape}")
+    dt = check_dt(dt)
+    times = np.atleast_1d(check_finite_array(times, "times", ndim=(0, 1)))
     steps = u.shape[-1]
     # position in samples, where sample k sits at time (k - 1/2) dt
-    pos = np.arange(steps) - delay / dt + 0.5
-    pos = np.clip(pos, -1.0, steps - 1.0)
+    pos = np.clip(times / dt + 0.5, -1.0, steps - 1.0)
     low = np.floor(pos).astype(int)
     frac = pos - low
     padded = np.concatenate([np.zeros(u.shape[:-1] + (1,)), u, u[..., -1:]], axis=-1)

@@ -83,6 +83,20 @@ def test_delayed_interpolates_between_step_middles():
         lmu.delayed(u, [1.0])
 
 
+def test_signal_at_matches_delayed_and_decodes_the_window():
+    dt, theta, order = 0.002, 0.4, 24
+    u = lmu.band_limited_noise(1000, dt=dt, cutoff=1.5, seed=2)
+    times = np.arange(1000) * dt - 0.123
+    np.testing.assert_allclose(lmu.signals.signal_at(u, times, dt), lmu.delayed(u, 0.123, dt))
+    # the whole window decoded from one state is the signal over [t - theta, t]
+    m = lmu.simulate_memory(u, order, theta, dt)
+    k = 700
+    r = np.linspace(0, 1, 50)
+    window = lmu.legendre_decoders(order, r) @ m[k]
+    truth = lmu.signals.signal_at(u, k * dt - r * theta, dt)
+    assert lmu.nrmse(window, truth) < 1e-3
+
+
 def test_delayed_is_what_the_memory_decodes():
     dt, theta = 0.001, 0.5
     u = lmu.band_limited_noise(3000, dt=dt, cutoff=2.0, seed=0)
