@@ -30,9 +30,10 @@ _LAZY = {
     "LMU": "layers",
     "Legendre": "layers",
     "LMUFeedforward": "feedforward",
+    "LMUFeedforward": "feedforward",
     "PhasedLSTMCell": "phased_lstm",
 }
-_SUBMODULES = ("layers", "reference", "paper", "data", "experiments")
+_SUBMODULES = ("layers", "feedforward", "fast", "reference", "paper", "data", "experiments")
 
 __all__ = [
     "legendre_system",
