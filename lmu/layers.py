@@ -182,10 +182,13 @@ class LMUCell(keras.layers.Layer):
     Notes
     -----
     State: ``[h (batch, units), m (batch, order)]``; output ``h``. Each step
-    costs three matrix products, ``[x, h] @ [[e_x, W_x], [e_h, W_h]]``,
-    ``m @ [e_m, AT]`` and ``m_t @ W_m``; the fused matrices are assembled
-    once per sequence when the cell runs inside :class:`LMU` (once per step
-    in a plain ``keras.layers.RNN``).
+    uses one product per weight, with the rank-one ``u_t BT`` as a broadcast
+    product. (Fusing them into ``[x, h] @ [[e_x, W_x], [e_h, W_h]]`` and
+    ``m @ [e_m, AT]`` was measured slower on CPU: the odd widths ``units + 1``
+    and ``order + 1`` and the extra slicing cost more than the saved
+    products.) With ``trainable_theta`` the discretization is computed once
+    per sequence inside :class:`LMU`, but once per step in a plain
+    ``keras.layers.RNN``: prefer :class:`LMU` then.
     """
 
     def __init__(
@@ -263,8 +266,8 @@ class LMUCell(keras.layers.Layer):
 
         self.state_size = [self.units, self.order]
         self.output_size = self.units
-        # Fused step matrices computed once per sequence by LMU.call (see step_matrices).
-        object.__setattr__(self, "_cached_step_matrices", None)
+        # (AT, BT) computed once per sequence by LMU.call (see memory_matrices).
+        object.__setattr__(self, "_cached_memory_matrices", None)
 
     # ----------------------------------------------------------------- build
     def build(self, input_shape):
@@ -352,50 +355,23 @@ class LMUCell(keras.layers.Layer):
             self.order, theta, self.discretizer, dtype=self.compute_dtype
         )
 
-    def step_matrices(self):
-        """Fused matrices of one step, computed from the weights.
-
-        Returns
-        -------
-        W_xh : tensor, shape (n_in + units, 1 + units)
-            ``[[e_x, W_x], [e_h, W_h]]``.
-        W_m0 : tensor, shape (order, 1 + order)
-            ``[e_m, AT]``.
-        BT : tensor, shape (1, order)
-        W_m : tensor, shape (order, units)
-        bias : tensor, shape (units,), or None
-        """
-        dtype = self.compute_dtype
-        AT, BT = self.memory_matrices()
-        W_xh = ops.concatenate(
-            [
-                ops.concatenate([self.input_encoders, self.input_kernel], axis=1),
-                ops.concatenate([self.hidden_encoders, self.hidden_kernel], axis=1),
-            ],
-            axis=0,
-        )
-        W_m0 = ops.concatenate([self.memory_encoders, ops.cast(AT, dtype)], axis=1)
-        bias = None if self.bias is None else ops.cast(self.bias, dtype)
-        return (
-            ops.cast(W_xh, dtype),
-            ops.cast(W_m0, dtype),
-            ops.cast(BT, dtype),
-            ops.cast(self.memory_kernel, dtype),
-            bias,
-        )
-
     # ------------------------------------------------------------------ call
     def call(self, inputs, states, training=None):
         h, m = states[0], states[1]
-        matrices = self._cached_step_matrices or self.step_matrices()
-        W_xh, W_m0, BT, W_m, bias = matrices
-        z = ops.matmul(ops.concatenate([inputs, h], axis=1), W_xh)  # (batch, 1 + units)
-        mz = ops.matmul(m, W_m0)  # (batch, 1 + order)
-        u = z[:, :1] + mz[:, :1]  # (batch, 1)
-        m = m + mz[:, 1:] + u * BT  # m + m AT + u BT
-        pre = z[:, 1:] + ops.matmul(m, W_m)
-        if bias is not None:
-            pre = pre + bias
+        AT, BT = self._cached_memory_matrices or self.memory_matrices()
+        u = (
+            ops.matmul(inputs, self.input_encoders)
+            + ops.matmul(h, self.hidden_encoders)
+            + ops.matmul(m, self.memory_encoders)
+        )  # (batch, 1)
+        m = m + ops.matmul(m, AT) + u * BT  # = Ā m + B̄ u, in row form
+        pre = (
+            ops.matmul(inputs, self.input_kernel)
+            + ops.matmul(h, self.hidden_kernel)
+            + ops.matmul(m, self.memory_kernel)
+        )
+        if self.bias is not None:
+            pre = pre + self.bias
         h = self.hidden_activation(pre)
         return h, [h, m]
 
@@ -471,9 +447,9 @@ class LMU(keras.layers.RNN):
     Notes
     -----
     Works inside ``keras.layers.Bidirectional``. Compared with
-    ``keras.layers.RNN(LMUCell(...))`` the results are identical; this layer
-    only assembles the fused step matrices (and, with ``trainable_theta``, the
-    discretization) once per sequence instead of once per step.
+    ``keras.layers.RNN(LMUCell(...))`` the results are identical; with
+    ``trainable_theta`` this layer computes the discretization of ``theta``
+    once per sequence instead of once per step.
     """
 
     def __init__(
@@ -525,13 +501,13 @@ class LMU(keras.layers.RNN):
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         _check_sequence_rank(sequences.shape)
-        object.__setattr__(self.cell, "_cached_step_matrices", self.cell.step_matrices())
+        object.__setattr__(self.cell, "_cached_memory_matrices", self.cell.memory_matrices())
         try:
             return super().call(
                 sequences, initial_state=initial_state, mask=mask, training=training
             )
         finally:
-            object.__setattr__(self.cell, "_cached_step_matrices", None)
+            object.__setattr__(self.cell, "_cached_memory_matrices", None)
 
     def get_config(self):
         config = super().get_config()
