@@ -5,6 +5,7 @@
 """
 
 import importlib
+import sys
 
 from .core import (
     delay_error,
@@ -29,6 +30,7 @@ _LAZY = {
     "LMUCell": "layers",
     "LMU": "layers",
     "Legendre": "layers",
+    "load_model": "layers",
     "LMUFeedforward": "feedforward",
     "LMUFeedforward": "feedforward",
     "PhasedLSTMCell": "phased_lstm",
@@ -63,3 +65,9 @@ def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'lmu' has no attribute {name!r}")
+
+
+# Keras can deserialize lmu's layers (keras.models.load_model) only once their
+# module is imported. When Keras is already loaded, importing them costs nothing.
+if "keras" in sys.modules:
+    importlib.import_module(".layers", __name__)

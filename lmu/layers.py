@@ -30,7 +30,7 @@ from keras import ops
 from ._validation import check_method, check_order, check_theta
 from .core import discretize, legendre_decoders, legendre_system
 
-__all__ = ["LMUCell", "LMU", "Legendre", "discrete_memory_matrices"]
+__all__ = ["LMUCell", "LMU", "Legendre", "discrete_memory_matrices", "load_model"]
 
 _PACKAGE = "lmu"
 
@@ -523,3 +523,28 @@ class LMU(keras.layers.RNN):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
+
+
+def load_model(filepath, **kwargs):
+    """``keras.models.load_model`` with every Keras object of :mod:`lmu` registered.
+
+    Keras can only deserialize a registered class once the module that defines
+    it has been imported; ``import lmu`` alone does not import the Keras
+    modules (it must not load TensorFlow). This imports them all (the modules
+    of ``lmu``'s lazily exported names) and then calls
+    ``keras.models.load_model(filepath, **kwargs)``.
+
+    Parameters
+    ----------
+    filepath : str or path-like
+        A ``.keras`` file written by ``model.save``.
+    **kwargs
+        Passed to ``keras.models.load_model``.
+    """
+    import importlib
+
+    import lmu
+
+    for module in sorted(set(lmu._LAZY.values())):
+        importlib.import_module(f"lmu.{module}")
+    return keras.models.load_model(filepath, **kwargs)
