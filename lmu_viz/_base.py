@@ -1,0 +1,335 @@
+"""The controller shared by every explorer: controls, figure, status line, caching.
+
+An explorer owns
+
+* ``controls`` — ipywidgets (sliders, dropdowns) wired with ``observe``;
+* ``figure`` — one matplotlib :class:`~matplotlib.figure.Figure` whose artists
+  are created once and afterwards only updated in place;
+* ``status`` — an :class:`ipywidgets.HTML` line that explains invalid settings
+  and reports the errors of :mod:`lmu` instead of raising them;
+* ``widget`` — the displayable :class:`ipywidgets.VBox` of all three.
+
+Subclasses implement ``_compute(changed)`` (the model: numbers from :mod:`lmu`,
+only what ``changed`` invalidates) and ``_render(data)`` (the view: update the
+artists). The figure is shown either through ipympl (its canvas is a widget)
+or, with the inline backend, as a PNG inside an :class:`ipywidgets.Output`, so
+that a notebook saved with its widget state shows the figure statically.
+"""
+
+import base64
+import html
+import io
+import time
+from collections import OrderedDict
+
+import ipywidgets as widgets
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["Explorer", "BACKENDS", "ramp_colors"]
+
+BACKENDS = ("auto", "inline", "ipympl", "none")
+
+#: Width of a figure in inches; at the figure's 100 dpi it fills ~700 px.
+FIG_WIDTH = 7.2
+DPI = 100
+
+#: Colour ramp for indexed families (Legendre polynomials, memory dimensions).
+RAMP = "viridis"
+
+
+def ramp_colors(n, cmap=RAMP):
+    """``n`` RGBA colours evenly spread over a colour ramp, shape (n, 4)."""
+    cm = matplotlib.colormaps[cmap]
+    if n == 1:
+        return cm([0.0])
+    return cm([i / (n - 1) for i in range(n)])
+
+
+def _ipympl_active():
+    backend = matplotlib.get_backend().lower()
+    return "ipympl" in backend or backend.endswith("widget")
+
+
+def _resolve_backend(backend):
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return "ipympl" if _ipympl_active() else "inline"
+    if backend == "ipympl":
+        try:
+            import ipympl  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "backend='ipympl' needs the ipympl package (pip install ipympl); "
+                "use backend='inline'"
+            ) from None
+    return backend
+
+
+class _Cache:
+    """A small least-recently-used cache keyed on parameter tuples."""
+
+    def __init__(self, maxsize=16):
+        self.maxsize = maxsize
+        self._data = OrderedDict()
+
+    def get(self, key, compute):
+        if key in self._data:
+            self._data.move_to_end(key)
+            return self._data[key]
+        value = compute()
+        self._data[key] = value
+        if len(self._data) > self.maxsize:
+            self._data.popitem(last=False)
+        return value
+
+    def clear(self):
+        self._data.clear()
+
+    def __len__(self):
+        return len(self._data)
+
+
+class Explorer:
+    """Base class of the explorers (controller of one figure and its controls).
+
+    Parameters
+    ----------
+    controls : dict of str to ipywidgets.ValueWidget
+        The controls, by parameter name; their values are the parameters.
+    figsize : tuple of float
+        Figure size in inches (width, height).
+    backend : {"auto", "inline", "ipympl", "none"}
+        How the figure is shown: ``"inline"`` renders a PNG into an
+        ``ipywidgets.Output`` after each change; ``"ipympl"`` uses the
+        interactive canvas widget (needs ``ipympl``); ``"none"`` only draws
+        the Agg canvas (tests, benchmarks); ``"auto"`` picks ``"ipympl"``
+        when it is the active matplotlib backend, else ``"inline"``.
+
+    Attributes
+    ----------
+    figure : matplotlib.figure.Figure
+    controls : dict of str to ipywidgets.ValueWidget
+    status : ipywidgets.HTML
+        Explanation of invalid settings or errors; empty when all is well.
+    widget : ipywidgets.VBox
+        The whole explorer, ready for ``display``.
+    timings : dict
+        Seconds spent in the last update: ``"compute"`` (numbers from
+        :mod:`lmu`), ``"render"`` (artists updated) and ``"draw"`` (canvas
+        drawn or PNG refreshed).
+    """
+
+    _MESSAGES_OK = ""
+
+    def __init__(self, controls, figsize, backend="auto"):
+        self.backend = _resolve_backend(backend)
+        self.controls = dict(controls)
+        self.status = widgets.HTML(value="", layout=widgets.Layout(min_height="1.6em"))
+        self.timings = {"compute": 0.0, "render": 0.0, "draw": 0.0}
+        self._cache = _Cache(maxsize=48)
+        self._batch = False
+        self._png = None
+        if self.backend == "ipympl":
+            import matplotlib.pyplot as plt
+
+            with plt.ioff():
+                self.figure = plt.figure(figsize=figsize, dpi=DPI, layout="constrained")
+            canvas = self.figure.canvas
+            canvas.header_visible = False
+            canvas.toolbar_position = "right"
+            self._view = canvas
+        else:
+            self.figure = Figure(figsize=figsize, dpi=DPI, layout="constrained")
+            FigureCanvasAgg(self.figure)
+            self._view = widgets.Output(layout=widgets.Layout(min_height="%dpx" % (figsize[1] * DPI)))
+        self.figure.get_layout_engine().set(w_pad=0.09, h_pad=0.05)
+        self._names = {id(w): name for name, w in self.controls.items()}
+        for widget in self.controls.values():
+            widget.observe(self._on_control, names="value")
+        self.widget = widgets.VBox(
+            [self._control_box(), self._view, self.status],
+            layout=widgets.Layout(width="100%", max_width="760px"),
+        )
+
+    # -- layout ---------------------------------------------------------------
+    def _control_box(self):
+        items = list(self.controls.values())
+        rows = [widgets.HBox(items[i : i + 2]) for i in range(0, len(items), 2)]
+        return widgets.VBox(rows)
+
+    # -- public API -----------------------------------------------------------
+    @property
+    def params(self):
+        """The current parameters, a dict of name to value."""
+        return {name: w.value for name, w in self.controls.items()}
+
+    def update(self, **params):
+        """Change parameters and redraw once, exactly as moving the controls would.
+
+        Parameters
+        ----------
+        **params
+            New values by parameter name (the names of ``controls``). A value
+            outside a control's range is clipped to it and the status line
+            says so; a value of the wrong type is refused with a message in
+            the status line. Nothing is raised for bad values.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        TypeError
+            For a parameter name that this explorer does not have.
+        """
+        unknown = sorted(set(params) - set(self.controls))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}.update() got unknown parameter(s) {unknown}; "
+                f"valid names: {sorted(self.controls)}"
+            )
+        notes = []
+        changed = set()
+        self._batch = True
+        try:
+            for name, value in params.items():
+                control = self.controls[name]
+                value, note = self._coerce(name, control, value)
+                if note:
+                    notes.append(note)
+                if value is not None and value != control.value:
+                    control.value = value
+                    changed.add(name)
+        finally:
+            self._batch = False
+        if changed:
+            self._apply(changed, notes)
+        elif notes:
+            self._set_status(notes)
+        return self
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
+        if self._png is not None and "image/png" not in bundle:
+            # a static fallback for renderers without widget support
+            bundle["image/png"] = base64.b64encode(self._png).decode("ascii")
+        return bundle
+
+    # -- controller -------------------------------------------------------------
+    def _coerce(self, name, control, value):
+        """Return (value to set or None, note) for a requested control value."""
+        options = getattr(control, "options", None)
+        if options is not None:
+            labels = [o[1] if isinstance(o, tuple) else o for o in options]
+            if value not in labels:
+                return None, f"{name}={value!r} is not one of {labels}; kept {control.value!r}"
+            return value, ""
+        if isinstance(control, widgets.Checkbox):
+            return bool(value), ""
+        integer = isinstance(control, (widgets.IntSlider, widgets.BoundedIntText))
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None, f"{name}={value!r} is not a number; kept {control.value!r}"
+        if number != number or number in (float("inf"), float("-inf")):
+            return None, f"{name}={value!r} is not finite; kept {control.value!r}"
+        if integer and not number.is_integer():
+            return None, f"{name}={value!r} must be a whole number; kept {control.value!r}"
+        lo, hi = self._bounds(control)
+        clipped = min(max(number, lo), hi)
+        note = ""
+        if clipped != number:
+            note = f"{name}={value!r} is outside [{lo:g}, {hi:g}]; using {clipped:g}"
+        return (int(clipped) if integer else clipped), note
+
+    @staticmethod
+    def _bounds(control):
+        if isinstance(control, widgets.FloatLogSlider):
+            return control.base**control.min, control.base**control.max
+        return control.min, control.max
+
+    def _on_control(self, change):
+        if self._batch:
+            return
+        self._apply({self._names[id(change["owner"])]}, [])
+
+    def _apply(self, changed, notes):
+        """Recompute what ``changed`` invalidates, update the artists, redraw."""
+        t0 = time.perf_counter()
+        try:
+            data = self._compute(changed)
+        except ValueError as exc:  # an lmu argument check: explain, keep the old view
+            self.timings = {"compute": time.perf_counter() - t0, "render": 0.0, "draw": 0.0}
+            self._set_status(notes + [str(exc)], error=True)
+            return
+        t1 = time.perf_counter()
+        self._render(data)
+        t2 = time.perf_counter()
+        self._redraw()
+        t3 = time.perf_counter()
+        self.timings = {"compute": t1 - t0, "render": t2 - t1, "draw": t3 - t2}
+        self._set_status(notes + self._warnings(data))
+
+    def _warnings(self, data):
+        """Messages about the current (valid) setting; subclasses extend."""
+        return []
+
+    def _set_status(self, messages, error=False):
+        if not messages:
+            self.status.value = self._MESSAGES_OK
+            return
+        colour = "#b00020" if error else "#8a5a00"
+        items = "<br>".join(html.escape(m) for m in messages)
+        self.status.value = f'<span style="color:{colour}">&#9888; {items}</span>'
+
+    def _redraw(self):
+        if self.backend == "ipympl":
+            self.figure.canvas.draw_idle()
+            return
+        if self.backend == "none":
+            self.figure.canvas.draw()
+            return
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=DPI)
+        self._png = buffer.getvalue()
+        self._view.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {
+                    "image/png": base64.b64encode(self._png).decode("ascii"),
+                    "text/plain": f"<{type(self).__name__} figure>",
+                },
+                "metadata": {},
+            },
+        )
+
+    def _start(self):
+        """First computation and drawing; subclasses call it at the end of __init__.
+
+        The layout is computed once (constrained layout, with room to spare for
+        wider tick labels) on this first draw and then kept fixed, so later
+        updates do not pay for it.
+        """
+        try:
+            self._render(self._compute(set(self.controls)))
+        except ValueError:
+            pass  # _apply below reports it in the status line
+        self.figure.canvas.draw()
+        self.figure.set_layout_engine("none")
+        self._apply(set(), [])
+
+    # -- to implement -------------------------------------------------------------
+    def _compute(self, changed):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _render(self, data):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def slider_style():
+    """Keyword arguments shared by every control (full-width descriptions)."""
+    return {"style": {"description_width": "initial"}, "layout": widgets.Layout(width="49%")}

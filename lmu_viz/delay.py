@@ -1,0 +1,243 @@
+"""Decoding a delayed input from the memory, with its error."""
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import NullFormatter
+from matplotlib.transforms import blended_transform_factory
+
+import lmu
+from lmu.signals import SIGNAL_KINDS
+
+from ._base import Explorer, slider_style
+
+__all__ = ["DelayReconstructionExplorer", "SWEEP_ORDERS"]
+
+#: Orders at which the NRMSE-against-d panel measures the error.
+SWEEP_ORDERS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+
+
+class _SignalMixin:
+    """Test signal and simulated memory, both cached on their parameters."""
+
+    def _signal(self, kind, cutoff, seed):
+        key = ("signal", kind, float(cutoff), int(seed), self.steps, self.dt)
+        return self._cache.get(
+            key, lambda: lmu.make_signal(kind, self.steps, dt=self.dt, cutoff=cutoff, seed=seed)
+        )
+
+    def _memory(self, kind, cutoff, seed, order, theta):
+        """States m, shape (steps, order), from :func:`lmu.simulate_memory`."""
+        key = ("memory", kind, float(cutoff), int(seed), self.steps, self.dt, int(order), float(theta))
+        u = self._signal(kind, cutoff, seed)
+        return self._cache.get(key, lambda: lmu.simulate_memory(u, order, theta, self.dt))
+
+
+class DelayReconstructionExplorer(_SignalMixin, Explorer):
+    """Decode the delayed input ``u(t − θ′)`` from the memory and see the error.
+
+    Top panel: the input ``u(t)``, the true delayed input ``u(t − θ′)``
+    (:func:`lmu.delayed`) and the memory's estimate ``P̃(θ′/θ) · m(t)``, with
+    the NRMSE (:func:`lmu.nrmse`) over ``t ≥ θ`` (once the window is full).
+    Bottom panel: the same NRMSE measured at the orders of ``sweep_orders``,
+    with the current ``d`` marked. Changing ``θ′`` only re-decodes the cached
+    memories; ``θ``, ``d`` and the signal re-simulate them
+    (:func:`lmu.simulate_memory`).
+
+    Parameters
+    ----------
+    theta : float, default 1.0
+        Window ``θ`` in seconds (slider 0.1 to ``duration / 2``).
+    order : int, default 6
+        Memory order ``d`` (slider 1 to ``max_order``).
+    delay : float, default 1.0
+        Decoded delay as a fraction ``θ′/θ`` in [0, 1] (dimensionless).
+    cutoff : float, default 1.0
+        Cut-off frequency of the noise and the sines, or event rate of the
+        steps and spikes, in Hz (log slider 0.2 to 20).
+    seed : int, default 0
+        Seed of the test signal.
+    signal : {"noise", "sines", "steps", "spikes"}
+        Test signal (:func:`lmu.make_signal`).
+    duration : float, default 10.0
+        Length of the input in seconds.
+    steps : int, default 2000
+        Number of samples (``dt = duration / steps``).
+    max_order : int, default 64
+        Upper end of the ``d`` slider.
+    sweep_orders : sequence of int, optional
+        Orders of the NRMSE-against-d panel (default :data:`SWEEP_ORDERS` up
+        to ``max_order``); an empty sequence hides nothing but skips the
+        extra simulations.
+    backend : {"auto", "inline", "ipympl", "none"}
+        How the figure is shown; see :class:`lmu_viz.Explorer`.
+
+    Attributes
+    ----------
+    figure : matplotlib.figure.Figure
+    widget : ipywidgets.VBox
+    nrmse : float
+        The NRMSE shown (nan when it is undefined).
+
+    Examples
+    --------
+    >>> from lmu_viz import DelayReconstructionExplorer
+    >>> explorer = DelayReconstructionExplorer(theta=1.0, order=6, delay=0.5)
+    >>> explorer                      # doctest: +SKIP  (shows the widget)
+    >>> round(explorer.update(order=12).nrmse, 4)   # doctest: +SKIP
+    """
+
+    def __init__(
+        self, theta=1.0, order=6, delay=1.0, cutoff=1.0, seed=0, signal="noise",
+        duration=10.0, steps=2000, max_order=64, sweep_orders=None, backend="auto",
+    ):
+        self.steps = int(steps)
+        self.duration = float(duration)
+        if self.steps < 10 or not self.duration > 0:
+            raise ValueError("steps must be >= 10 and duration > 0")
+        self.dt = self.duration / self.steps
+        self.max_order = int(max_order)
+        if sweep_orders is None:
+            sweep_orders = [d for d in SWEEP_ORDERS if d <= self.max_order]
+        self.sweep_orders = tuple(sorted({int(d) for d in sweep_orders if 1 <= d <= self.max_order}))
+        self.nrmse = float("nan")
+        nyquist = 0.5 / self.dt
+        controls = {
+            "theta": widgets.FloatSlider(
+                value=theta, min=0.1, max=self.duration / 2, step=0.05,
+                description="window θ (s)", continuous_update=False, **slider_style(),
+            ),
+            "order": widgets.IntSlider(
+                value=order, min=1, max=self.max_order, description="order d",
+                continuous_update=False, **slider_style(),
+            ),
+            "delay": widgets.FloatSlider(
+                value=delay, min=0.0, max=1.0, step=0.01, description="delay θ′/θ",
+                continuous_update=True, **slider_style(),
+            ),
+            "cutoff": widgets.FloatLogSlider(
+                value=cutoff, base=10, min=np.log10(0.2), max=np.log10(min(20.0, 0.4 * nyquist)),
+                step=0.05, description="cut-off / rate (Hz)", continuous_update=False,
+                **slider_style(),
+            ),
+            "seed": widgets.IntSlider(
+                value=seed, min=0, max=99, description="seed", continuous_update=False,
+                **slider_style(),
+            ),
+            "signal": widgets.Dropdown(
+                options=list(SIGNAL_KINDS), value=signal, description="signal", **slider_style(),
+            ),
+        }
+        super().__init__(controls, figsize=(7.2, 5.6), backend=backend)
+        self._build()
+        self._start()
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+    # -- view -------------------------------------------------------------------
+    def _build(self):
+        fig = self.figure
+        grid = fig.add_gridspec(2, 1, height_ratios=[1.7, 1])
+        ax = fig.add_subplot(grid[0])
+        self.ax_time = ax
+        t = np.arange(self.steps) * self.dt
+        self.t = t
+        (self.input_line,) = ax.plot(t, np.zeros_like(t), color="0.65", lw=1.0, label="input u(t)")
+        (self.target_line,) = ax.plot(
+            t, np.zeros_like(t), color="black", lw=1.4, ls="--", label="true u(t − θ′)"
+        )
+        (self.estimate_line,) = ax.plot(
+            t, np.zeros_like(t), color="#1f77b4", lw=1.6, label="decoded from m(t)"
+        )
+        self.filling = Rectangle(
+            (0, 0), 1.0, 1, transform=blended_transform_factory(ax.transData, ax.transAxes),
+            facecolor="0.92", edgecolor="none", zorder=0, label="window filling (t < θ)",
+        )
+        ax.add_patch(self.filling)
+        ax.set_xlim(0, self.duration)
+        ax.set_xlabel("time t (s)")
+        ax.set_ylabel("signal (a.u.)")
+        ax.legend(loc="upper right", fontsize=8, ncol=2, framealpha=0.9)
+        self.title = ax.set_title("")
+
+        ax2 = fig.add_subplot(grid[1])
+        self.ax_sweep = ax2
+        (self.sweep_line,) = ax2.plot([], [], "o-", color="0.35", ms=4, lw=1.2, label="measured")
+        (self.current_marker,) = ax2.plot(
+            [], [], "o", ms=10, mfc="none", mec="#d62728", mew=2, label="current d"
+        )
+        ax2.set_yscale("log")
+        ax2.yaxis.set_minor_formatter(NullFormatter())
+        ax2.set_title("NRMSE against the order (same signal, θ and θ′)", fontsize=10)
+        ax2.set_xlim(0, self.max_order + 1)
+        ax2.set_xlabel("order d")
+        ax2.set_ylabel("NRMSE (t ≥ θ)")
+        ax2.grid(True, which="major", alpha=0.3)
+        ax2.legend(loc="upper right", fontsize=8)
+
+    # -- model ------------------------------------------------------------------
+    def _error(self, m, order, u, r, theta):
+        """Estimate, target and NRMSE over t >= theta for one memory and delay."""
+        estimate = m @ lmu.legendre_decoders(order, [r])[0]
+        target = lmu.delayed(u, r * theta, self.dt)
+        start = int(np.ceil(theta / self.dt))
+        try:
+            error = float(lmu.nrmse(estimate[start:], target[start:]))
+        except ValueError:  # the target is zero after the window filled
+            error = float("nan")
+        return estimate, target, error
+
+    def _compute(self, changed):
+        p = self.params
+        kind, cutoff, seed = p["signal"], p["cutoff"], p["seed"]
+        theta, order, r = p["theta"], p["order"], p["delay"]
+        u = self._signal(kind, cutoff, seed)
+        m = self._memory(kind, cutoff, seed, order, theta)
+        estimate, target, error = self._error(m, order, u, r, theta)
+        sweep = []
+        for d in self.sweep_orders:
+            md = self._memory(kind, cutoff, seed, d, theta)
+            sweep.append(self._error(md, d, u, r, theta)[2])
+        return {
+            "u": u, "estimate": estimate, "target": target, "nrmse": error, "theta": theta,
+            "order": order, "delay": r, "sweep": np.array(sweep),
+        }
+
+    def _warnings(self, data):
+        notes = []
+        if not np.isfinite(data["nrmse"]):
+            notes.append(
+                "the delayed input is zero everywhere after the window filled, so the NRMSE "
+                "is undefined: try another seed or a higher rate"
+            )
+        steps_per_window = data["theta"] / self.dt
+        if data["order"] > steps_per_window:
+            notes.append(
+                f"d = {data['order']} exceeds the {steps_per_window:.0f} samples in the window"
+            )
+        return notes
+
+    def _render(self, data):
+        self.nrmse = data["nrmse"]
+        u, estimate, target = data["u"], data["estimate"], data["target"]
+        self.input_line.set_ydata(u)
+        self.target_line.set_ydata(target)
+        self.estimate_line.set_ydata(estimate)
+        self.filling.set_width(data["theta"])
+        lo, hi = min(u.min(), 0.0), max(u.max(), 0.0)
+        pad = 0.12 * (hi - lo) if hi > lo else 1.0
+        self.ax_time.set_ylim(lo - pad, hi + 2.5 * pad)
+        shown = f"{100 * self.nrmse:.3g}%" if np.isfinite(self.nrmse) else "undefined"
+        self.title.set_text(
+            f"θ = {data['theta']:g} s, d = {data['order']}, θ′/θ = {data['delay']:.2f}: "
+            f"NRMSE = {shown}"
+        )
+        sweep = data["sweep"]
+        self.sweep_line.set_data(self.sweep_orders, sweep)
+        self.current_marker.set_data([data["order"]], [self.nrmse])
+        values = np.concatenate([sweep, [self.nrmse]])
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size:
+            self.ax_sweep.set_ylim(values.min() / 2, max(values.max() * 2, 1.5))
