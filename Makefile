@@ -6,13 +6,18 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lmu-book-installed
+# the site's JavaScript (ipywidgets HTML manager, RequireJS, MathJax), pinned in
+# js/package-lock.json, installed from the npm registry into js/static/vendor (served as _static/vendor) so the
+# built book loads nothing from a CDN
+JS_STAMP := js/static/vendor/.installed
+CHAPTERS = $(wildcard book/*.ipynb)
 
 export MPLBACKEND ?= Agg
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup book test clean
+.PHONY: setup book test browser clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(JS_STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "LMU Book needs Python 3.11, got " + sys.version'
@@ -22,13 +27,35 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
+$(JS_STAMP): js/package.json js/package-lock.json
+	npm ci --prefix js --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf js/static/vendor && mkdir -p js/static/vendor/html-manager
+	cp js/node_modules/requirejs/require.js js/static/vendor/
+	cp js/node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js \
+	   js/node_modules/@jupyter-widgets/html-manager/dist/*.woff* \
+	   js/node_modules/@jupyter-widgets/html-manager/dist/*.ttf \
+	   js/node_modules/@jupyter-widgets/html-manager/dist/*.eot \
+	   js/node_modules/@jupyter-widgets/html-manager/dist/*.svg js/static/vendor/html-manager/
+	cp -r js/node_modules/mathjax/es5 js/static/vendor/mathjax
+	touch $@
+
 book: setup
 	$(BIN)/jupyter-book build --all .
 	@echo
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
-test: setup
-	$(BIN)/python -m pytest tests
+# one pytest run: the tests, nbval of every chapter and the browser test
+# (tests/test_book_browser.py, which needs Chromium: `browser` installs it)
+test: setup browser
+	$(BIN)/python -m pytest tests $(CHAPTERS) --nbval-lax --nbval-current-env
+
+# Debian's chromium for the real-browser test; installed with apt-get when
+# missing and we are root, else the browser test skips (it fails in CI)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "chromium is missing and cannot be installed here (needs root and apt-get)"; fi; }
 
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache test-artifacts
