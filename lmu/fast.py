@@ -1,0 +1,467 @@
+"""A fast path for the recurrent LMU cell on CPUs: fused steps, hand-written backward pass.
+
+The LMU cell (``paper-protocols.md`` §2, row-vector form, ``Ā = I + AT``,
+``B̄ᵀ = BT``)::
+
+    u_t = x_t e_x + h_{t-1} e_h + m_{t-1} e_m
+    m_t = m_{t-1} Ā + u_t B̄ᵀ
+    h_t = f(x_t W_x + h_{t-1} W_h + m_t W_m + b)
+
+is rewritten with the state ``s = [h, m]`` (units + order values) as **one
+matrix product per step**::
+
+    z_t = s_{t-1} K + q_t,   h_t = f(z_t[:units]),   m_t = z_t[units:]
+
+    K = [[W_h + e_h B̄ᵀ W_m,  e_h B̄ᵀ],        Ā_f = Ā + e_m B̄ᵀ
+         [Ā_f W_m,           Ā_f   ]],
+    q_t = x_t [W_x + e_x B̄ᵀ W_m,  e_x B̄ᵀ] + [b, 0]
+
+(substitute ``u_t`` into ``m_t`` and ``m_t`` into ``h_t``). The input term
+``q_t`` of every step is one large product computed before the loop.
+
+Training is where the time goes. Automatic differentiation of a loop
+accumulates every weight gradient step by step (784 small products per
+weight). Here the backward loop carries only the state gradient,
+``ds_{t-1} = dz_t Kᵀ``, and stores the ``dz_t``; the weight gradients are then
+a few large products over all steps at once (``dK_a = S_prevᵀ dZ_a`` over
+``T × batch`` rows), which run several times faster per FLOP on a CPU. The
+gradient of the ``h → m`` and ``m → m`` blocks only needs their rank-1
+structure (``e_h B̄ᵀ``, ``e_m B̄ᵀ``), so those are contractions, not products;
+the fixed ``Ā`` gets no gradient at all unless it is trainable.
+
+:class:`FastLMU` is a Keras layer with the weights of ``lmu.LMUCell`` (same
+names, shapes and stored forms ``AT = (Ā − I)ᵀ``, ``BT = B̄ᵀ``), so weights
+move between them with ``set_weights``. The equations are checked against
+:func:`lmu.reference.lmu_cell_numpy` in ``tests/test_fast.py``.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ._validation import check_method, check_order, check_theta
+from .core import discretize, legendre_system
+
+IMPLEMENTATIONS = ("chunked", "fused")
+
+__all__ = ["FastLMU", "fused_lmu_sequence", "chunked_lmu_sequence", "ACTIVATION_DERIVATIVES"]
+
+# f'(z) written in terms of h = f(z), so the forward pass need not keep z
+ACTIVATION_DERIVATIVES = {
+    "tanh": lambda h: 1.0 - h * h,
+    "linear": None,
+    "sigmoid": lambda h: h * (1.0 - h),
+    "relu": lambda h: tf.cast(h > 0, h.dtype),
+}
+_ACTIVATIONS = {
+    "tanh": tf.tanh,
+    "linear": lambda z: z,
+    "sigmoid": tf.sigmoid,
+    "relu": tf.nn.relu,
+}
+
+
+def _activation_name(activation):
+    name = "linear" if activation is None else activation
+    if not isinstance(name, str) or name not in _ACTIVATIONS:
+        raise ValueError(
+            f"hidden_activation must be one of {sorted(_ACTIVATIONS)} (or None) for the fast "
+            f"path, got {activation!r}"
+        )
+    return name
+
+
+def _forward_loop(q, h0, m0, K, f, units):
+    """Run z_t = s_{t-1} K + q_t over time; q is (T, B, units + order)."""
+    steps = tf.shape(q)[0]
+    hs = tf.TensorArray(q.dtype, size=steps)
+    ms = tf.TensorArray(q.dtype, size=steps)
+
+    def body(t, h, m, hs, ms):
+        z = tf.matmul(tf.concat([h, m], axis=1), K) + q[t]
+        h = f(z[:, :units])
+        m = z[:, units:]
+        return t + 1, h, m, hs.write(t, h), ms.write(t, m)
+
+    _, h, m, hs, ms = tf.while_loop(
+        lambda t, *_: t < steps, body, (0, h0, m0, hs, ms), parallel_iterations=1
+    )
+    return hs.stack(), ms.stack()
+
+
+def fused_lmu_sequence(h0, m0, Ka, Abar, e_m, e_h, Bt, xq, activation="tanh", grad_Abar=False):
+    """The LMU cell over a whole sequence with the fused step and a custom gradient.
+
+    Parameters
+    ----------
+    h0 : tensor (B, units)
+        Initial hidden state.
+    m0 : tensor (B, order)
+        Initial memory.
+    Ka : tensor (units + order, units)
+        ``[[W_h + e_h B̄ᵀ W_m], [Ā_f W_m]]``: the state-to-hidden block of K.
+    Abar : tensor (order, order)
+        ``Ā = I + AT`` (row-vector form).
+    e_m : tensor (order, 1)
+    e_h : tensor (units, 1)
+    Bt : tensor (1, order)
+        ``B̄ᵀ``.
+    xq : tensor (T, B, units + order)
+        The input term ``q_t`` of every step (time-major).
+    activation : {"tanh", "linear", "sigmoid", "relu"}
+    grad_Abar : bool
+        Compute the gradient of ``Abar`` (only needed when Ā is trainable;
+        it costs one extra large product).
+
+    Returns
+    -------
+    hs : tensor (T, B, units)
+        Hidden state of every step.
+    ms : tensor (T, B, order)
+        Memory of every step.
+    """
+    activation = _activation_name(activation)
+    f = _ACTIVATIONS[activation]
+    fprime = ACTIVATION_DERIVATIVES[activation]
+    units = h0.shape[-1]
+
+    @tf.custom_gradient
+    def run(h0, m0, Ka, Abar, e_m, e_h, Bt, xq):
+        Af = Abar + tf.matmul(e_m, Bt)
+        K = tf.concat([Ka, tf.concat([tf.matmul(e_h, Bt), Af], axis=0)], axis=1)
+        hs, ms = _forward_loop(xq, h0, m0, K, f, units)
+
+        def grad(dhs, dms):
+            steps = tf.shape(xq)[0]
+            dhs = tf.zeros_like(hs) if dhs is None else dhs
+            dms = tf.zeros_like(ms) if dms is None else dms
+            dzs = tf.TensorArray(xq.dtype, size=steps)
+            KT = tf.transpose(K)
+
+            def body(t, gs, dzs):
+                g_h = dhs[t] + gs[:, :units]
+                if fprime is not None:
+                    g_h = g_h * fprime(hs[t])
+                dz = tf.concat([g_h, dms[t] + gs[:, units:]], axis=1)
+                return t - 1, tf.matmul(dz, KT), dzs.write(t, dz)
+
+            gs0 = tf.zeros_like(tf.concat([h0, m0], axis=1))
+            _, gs, dzs = tf.while_loop(
+                lambda t, *_: t >= 0, body, (steps - 1, gs0, dzs), parallel_iterations=1
+            )
+            dz = dzs.stack()  # (T, B, units + order)
+            n_all = units + Abar.shape[0]
+            # states entering each step: s_{t-1}
+            h_prev = tf.concat([h0[None], hs[:-1]], axis=0)
+            m_prev = tf.concat([m0[None], ms[:-1]], axis=0)
+            S = tf.reshape(tf.concat([h_prev, m_prev], axis=2), (-1, n_all))
+            dZ = tf.reshape(dz, (-1, n_all))
+            dZa, dZm = dZ[:, :units], dZ[:, units:]
+            d_Ka = tf.matmul(S, dZa, transpose_a=True)  # one large product over T * B rows
+            du = tf.matmul(dZm, Bt, transpose_b=True)  # (TB, 1): gradient of u_t
+            Sh, Sm = S[:, :units], S[:, units:]
+            d_e_h = tf.matmul(Sh, du, transpose_a=True)
+            d_e_m = tf.matmul(Sm, du, transpose_a=True)
+            u_rec = tf.matmul(Sh, e_h) + tf.matmul(Sm, e_m)  # (TB, 1)
+            d_Bt = tf.matmul(u_rec, dZm, transpose_a=True)
+            d_Abar = tf.matmul(Sm, dZm, transpose_a=True) if grad_Abar else tf.zeros_like(Abar)
+            return (gs[:, :units], gs[:, units:], d_Ka, d_Abar, d_e_m, d_e_h, d_Bt, dz)
+
+        return (hs, ms), grad
+
+    return run(h0, m0, Ka, Abar, e_m, e_h, Bt, xq)
+
+
+def _matrix_powers_times(Af, W, L):
+    """[Af W, Af^2 W, ..., Af^L W] as a list (each (d, n))."""
+    out, cur = [], W
+    for _ in range(L):
+        cur = tf.matmul(Af, cur)
+        out.append(cur)
+    return out
+
+
+def chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw, activation="tanh", chunk=16):
+    """The LMU cell over a sequence, with the memory advanced once per chunk of steps.
+
+    Given the hidden sequence, the memory is linear and time-invariant, so inside a
+    chunk of ``L`` steps starting from memory ``m_c``::
+
+        m_{c+j} W_m = m_c (Ā_f^j W_m) + sum_{i<=j} u_{c+i} g_{j-i},   g_k = B̄ᵀ Ā_f^k W_m
+
+    with ``u_t = x_t e_x + h_{t-1} e_h`` (``e_m`` is folded into ``Ā_f = Ā + e_m B̄ᵀ``).
+    Per step only ``h_{t-1} [W_h, e_h]`` and a short convolution remain; the memory
+    products become one (batch, order) × (order, L · units) product per chunk and
+    ``m_{c+L} = m_c Ā_f^L + [u_{c+1} … u_{c+L}] R``. Gradients come from automatic
+    differentiation (every operation is differentiable).
+
+    Parameters
+    ----------
+    h0 : (B, n), m0 : (B, d)
+        Initial states.
+    W_h : (n, n), e_h : (n, 1), W_m : (d, n), Af : (d, d), Bt : (1, d)
+        Hidden kernel, hidden encoders, memory kernel, ``Ā + e_m B̄ᵀ`` and ``B̄ᵀ``.
+    ux : (T, B, 1)
+        ``x_t e_x`` for every step (time-major).
+    xw : (T, B, n)
+        ``x_t W_x + b`` for every step (time-major).
+    activation : {"tanh", "linear", "sigmoid", "relu"}
+    chunk : int
+        Steps per chunk ``L``. ``T`` need not be a multiple (the input is padded
+        at the end and the extra steps dropped).
+
+    Returns
+    -------
+    hs : (T, B, n)
+        Hidden state of every step.
+    """
+    f = _ACTIVATIONS[_activation_name(activation)]
+    L = int(chunk)
+    n = W_h.shape[0]
+    steps = tf.shape(xw)[0]
+    n_chunks = (steps + L - 1) // L
+    pad = n_chunks * L - steps
+    ux = tf.pad(ux, [[0, pad], [0, 0], [0, 0]])
+    xw = tf.pad(xw, [[0, pad], [0, 0], [0, 0]])
+    F = _matrix_powers_times(Af, W_m, L)  # Af^j W_m, j = 1..L
+    Fcat = tf.concat(F, axis=1)  # (d, L n)
+    g = tf.concat([tf.matmul(Bt, W_m)] + [tf.matmul(Bt, Fj) for Fj in F[:-1]], axis=0)  # (L, n)
+    rows, cur = [], Bt
+    for _ in range(L):
+        rows.append(cur)
+        cur = tf.matmul(cur, Af)
+    R = tf.concat(rows[::-1], axis=0)  # (L, d): row i-1 = B̄ᵀ Af^(L-i)
+    AfL, base, k = None, Af, L  # Af^L by binary exponentiation
+    while k:
+        if k & 1:
+            AfL = base if AfL is None else tf.matmul(AfL, base)
+        k >>= 1
+        if k:
+            base = tf.matmul(base, base)
+    W_he = tf.concat([W_h, e_h], axis=1)  # (n, n + 1)
+    hs = tf.TensorArray(xw.dtype, size=n_chunks)
+
+    def body(c, h, m, hs):
+        P = tf.reshape(tf.matmul(m, Fcat), (-1, L, n))
+        us, outs = [], []
+        for j in range(L):
+            t = c * L + j
+            he = tf.matmul(h, W_he)
+            us.append(ux[t] + he[:, n:])
+            U = tf.concat(us, axis=1)  # (B, j + 1)
+            conv = tf.matmul(U, g[j::-1])
+            h = f(xw[t] + he[:, :n] + P[:, j] + conv)
+            outs.append(h)
+        m = tf.matmul(m, AfL) + tf.matmul(U, R)
+        return c + 1, h, m, hs.write(c, tf.stack(outs))
+
+    _, _, _, hs = tf.while_loop(
+        lambda c, *_: c < n_chunks, body, (0, h0, m0, hs), parallel_iterations=1
+    )
+    hs = tf.reshape(hs.stack(), (-1, tf.shape(h0)[0], n))
+    return hs[:steps]
+
+
+_TRAINABLE_WEIGHTS = (
+    "input_encoders",
+    "hidden_encoders",
+    "memory_encoders",
+    "input_kernel",
+    "hidden_kernel",
+    "memory_kernel",
+)
+
+
+def _init(name):
+    return keras.initializers.get(name)
+
+
+@keras.saving.register_keras_serializable(package="lmu")
+class FastLMU(keras.layers.Layer):
+    """The LMU (recurrent, paper parameterization) with the fused fast path.
+
+    Same arguments, weights and equations as ``lmu.LMU`` (see
+    ``contracts.md``), for the common case of one memory dimension:
+    ``hidden_activation`` one of "tanh", "linear", "sigmoid", "relu"; no
+    ``stateful``/``go_backwards``. Input (batch, T, n_in); output the last
+    hidden state (batch, units), or every step (batch, T, units) with
+    ``return_sequences``.
+
+    ``jit_compile`` (default False) compiles the forward loop with XLA;
+    on this CPU the oneDNN matrix products of the plain graph were faster
+    (see ``benchmarks/``).
+    """
+
+    def __init__(
+        self,
+        units,
+        order,
+        theta,
+        hidden_activation="tanh",
+        input_encoders_initializer="lecun_uniform",
+        hidden_encoders_initializer="lecun_uniform",
+        memory_encoders_initializer="zeros",
+        input_kernel_initializer="glorot_normal",
+        hidden_kernel_initializer="glorot_normal",
+        memory_kernel_initializer="glorot_normal",
+        trainable_input_encoders=True,
+        trainable_hidden_encoders=True,
+        trainable_memory_encoders=True,
+        trainable_input_kernel=True,
+        trainable_hidden_kernel=True,
+        trainable_memory_kernel=True,
+        trainable_A=False,
+        trainable_B=False,
+        discretizer="zoh",
+        use_bias=False,
+        bias_initializer="zeros",
+        return_sequences=False,
+        implementation="chunked",
+        chunk=16,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(
+                f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}"
+            )
+        self.implementation = implementation
+        self.chunk = check_order(chunk, "chunk")
+        self.units = check_order(units, "units")
+        self.order = check_order(order)
+        self.theta = check_theta(theta)
+        self.hidden_activation = _activation_name(hidden_activation)
+        self.discretizer = check_method(discretizer, "discretizer")
+        self.initializers = {
+            "input_encoders": input_encoders_initializer,
+            "hidden_encoders": hidden_encoders_initializer,
+            "memory_encoders": memory_encoders_initializer,
+            "input_kernel": input_kernel_initializer,
+            "hidden_kernel": hidden_kernel_initializer,
+            "memory_kernel": memory_kernel_initializer,
+            "bias": bias_initializer,
+        }
+        self.trainable_flags = {
+            "input_encoders": bool(trainable_input_encoders),
+            "hidden_encoders": bool(trainable_hidden_encoders),
+            "memory_encoders": bool(trainable_memory_encoders),
+            "input_kernel": bool(trainable_input_kernel),
+            "hidden_kernel": bool(trainable_hidden_kernel),
+            "memory_kernel": bool(trainable_memory_kernel),
+            "AT": bool(trainable_A),
+            "BT": bool(trainable_B),
+        }
+        self.use_bias = bool(use_bias)
+        if not isinstance(return_sequences, bool):
+            raise TypeError(f"return_sequences must be a bool, got {return_sequences!r}")
+        self.return_sequences = return_sequences
+
+    def build(self, input_shape):
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(f"FastLMU expects inputs (batch, T, n_in), got {input_shape}")
+        n_in, n, d = int(input_shape[-1]), self.units, self.order
+        A, B = legendre_system(d, self.theta)
+        Ad, Bd = discretize(A, B, dt=1.0, method=self.discretizer)
+        shapes = {
+            "input_encoders": (n_in, 1),
+            "hidden_encoders": (n, 1),
+            "memory_encoders": (d, 1),
+            "input_kernel": (n_in, n),
+            "hidden_kernel": (n, n),
+            "memory_kernel": (d, n),
+        }
+        for name, shape in shapes.items():
+            setattr(
+                self,
+                name,
+                self.add_weight(
+                    name=name,
+                    shape=shape,
+                    initializer=_init(self.initializers[name]),
+                    trainable=self.trainable_flags[name],
+                ),
+            )
+        self.AT = self.add_weight(
+            name="AT",
+            shape=(d, d),
+            initializer=keras.initializers.Constant((Ad - np.eye(d)).T),
+            trainable=self.trainable_flags["AT"],
+        )
+        self.BT = self.add_weight(
+            name="BT",
+            shape=(1, d),
+            initializer=keras.initializers.Constant(Bd.T),
+            trainable=self.trainable_flags["BT"],
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias", shape=(n,), initializer=_init(self.initializers["bias"])
+            )
+
+    def call(self, inputs):
+        x = tf.convert_to_tensor(inputs)
+        batch = tf.shape(x)[0]
+        n, d = self.units, self.order
+        Abar = tf.eye(d, dtype=x.dtype) + self.AT
+        Bt = tf.convert_to_tensor(self.BT)
+        e_m = tf.convert_to_tensor(self.memory_encoders)
+        e_h = tf.convert_to_tensor(self.hidden_encoders)
+        e_x = tf.convert_to_tensor(self.input_encoders)
+        W_m = tf.convert_to_tensor(self.memory_kernel)
+        W_x = tf.convert_to_tensor(self.input_kernel)
+        Af = Abar + tf.matmul(e_m, Bt)
+        xt = tf.transpose(x, (1, 0, 2))  # time-major (T, B, n_in)
+        h0 = tf.zeros((batch, n), x.dtype)
+        m0 = tf.zeros((batch, d), x.dtype)
+        if self.implementation == "chunked":
+            xw = tf.einsum("tbi,ij->tbj", xt, W_x)
+            if self.use_bias:
+                xw = xw + self.bias
+            ux = tf.einsum("tbi,ij->tbj", xt, e_x)
+            hs = chunked_lmu_sequence(
+                h0, m0, tf.convert_to_tensor(self.hidden_kernel), e_h, W_m, Af, Bt, ux, xw,
+                activation=self.hidden_activation, chunk=self.chunk,
+            )
+        else:
+            BW = tf.matmul(Bt, W_m)  # (1, n): B̄ᵀ W_m
+            Ka = tf.concat([self.hidden_kernel + tf.matmul(e_h, BW), tf.matmul(Af, W_m)], axis=0)
+            X = tf.concat([W_x + tf.matmul(e_x, BW), tf.matmul(e_x, Bt)], axis=1)  # (n_in, n + d)
+            xq = tf.einsum("tbi,ij->tbj", xt, X)
+            if self.use_bias:
+                xq = xq + tf.concat([self.bias, tf.zeros((d,), x.dtype)], axis=0)
+            hs, _ = fused_lmu_sequence(
+                h0, m0, Ka, Abar, e_m, e_h, Bt, xq,
+                activation=self.hidden_activation, grad_Abar=self.trainable_flags["AT"],
+            )
+        if self.return_sequences:
+            return tf.transpose(hs, (1, 0, 2))
+        return hs[-1]
+
+    def compute_output_shape(self, input_shape):
+        if self.return_sequences:
+            return (input_shape[0], input_shape[1], self.units)
+        return (input_shape[0], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            order=self.order,
+            theta=self.theta,
+            hidden_activation=self.hidden_activation,
+            discretizer=self.discretizer,
+            use_bias=self.use_bias,
+            return_sequences=self.return_sequences,
+            implementation=self.implementation,
+            chunk=self.chunk,
+            trainable_A=self.trainable_flags["AT"],
+            trainable_B=self.trainable_flags["BT"],
+        )
+        for name in self.initializers:
+            value = self.initializers[name]
+            config[f"{name}_initializer"] = (
+                value if isinstance(value, str) else keras.initializers.serialize(_init(value))
+            )
+        for name in _TRAINABLE_WEIGHTS:
+            config[f"trainable_{name}"] = self.trainable_flags[name]
+        return config
