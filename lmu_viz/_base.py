@@ -119,16 +119,24 @@ class Explorer:
     timings : dict
         Seconds spent in the last update: ``"compute"`` (numbers from
         :mod:`lmu`), ``"render"`` (artists updated) and ``"draw"`` (canvas
-        drawn or PNG refreshed).
+        drawn or PNG refreshed), wall-clock.
+    cpu_timings : dict
+        The same phases in CPU time of this process (less sensitive to other
+        load on the machine).
     """
 
     _MESSAGES_OK = ""
+    #: Controls cheap enough to follow a drag (continuous_update) when the
+    #: figure is an ipympl canvas, which coalesces draws; with the inline
+    #: backend every value is a new PNG, so they update on release.
+    _live_params = frozenset()
 
     def __init__(self, controls, figsize, backend="auto"):
         self.backend = _resolve_backend(backend)
         self.controls = dict(controls)
         self.status = widgets.HTML(value="", layout=widgets.Layout(min_height="1.6em"))
         self.timings = {"compute": 0.0, "render": 0.0, "draw": 0.0}
+        self.cpu_timings = dict(self.timings)
         self._cache = _Cache(maxsize=48)
         self._batch = False
         self._png = None
@@ -146,6 +154,8 @@ class Explorer:
             FigureCanvasAgg(self.figure)
             self._view = widgets.Output(layout=widgets.Layout(min_height="%dpx" % (figsize[1] * DPI)))
         self.figure.get_layout_engine().set(w_pad=0.09, h_pad=0.05)
+        for name in self._live_params:
+            self.controls[name].continuous_update = self.backend == "ipympl"
         self._names = {id(w): name for name, w in self.controls.items()}
         for widget in self.controls.values():
             widget.observe(self._on_control, names="value")
@@ -259,20 +269,26 @@ class Explorer:
 
     def _apply(self, changed, notes):
         """Recompute what ``changed`` invalidates, update the artists, redraw."""
-        t0 = time.perf_counter()
+        clock = [(time.perf_counter(), time.process_time())]
         try:
             data = self._compute(changed)
         except ValueError as exc:  # an lmu argument check: explain, keep the old view
-            self.timings = {"compute": time.perf_counter() - t0, "render": 0.0, "draw": 0.0}
+            clock += [(time.perf_counter(), time.process_time())] * 3
+            self._set_timings(clock)
             self._set_status(notes + [str(exc)], error=True)
             return
-        t1 = time.perf_counter()
+        clock.append((time.perf_counter(), time.process_time()))
         self._render(data)
-        t2 = time.perf_counter()
+        clock.append((time.perf_counter(), time.process_time()))
         self._redraw()
-        t3 = time.perf_counter()
-        self.timings = {"compute": t1 - t0, "render": t2 - t1, "draw": t3 - t2}
+        clock.append((time.perf_counter(), time.process_time()))
+        self._set_timings(clock)
         self._set_status(notes + self._warnings(data))
+
+    def _set_timings(self, clock):
+        phases = ("compute", "render", "draw")
+        self.timings = {p: clock[i + 1][0] - clock[i][0] for i, p in enumerate(phases)}
+        self.cpu_timings = {p: clock[i + 1][1] - clock[i][1] for i, p in enumerate(phases)}
 
     def _warnings(self, data):
         """Messages about the current (valid) setting; subclasses extend."""

@@ -50,6 +50,8 @@ class LegendreBasisExplorer(Explorer):
     LegendreBasisExplorer(order=6, highlight=2)
     """
 
+    _live_params = frozenset({"order", "highlight"})
+
     def __init__(self, order=12, highlight=None, n_points=1000, max_order=64, backend="auto"):
         self.max_order = int(max_order)
         self.n_points = int(n_points)
@@ -58,13 +60,13 @@ class LegendreBasisExplorer(Explorer):
         style = slider_style()
         order_slider = widgets.IntSlider(
             value=min(max(int(order), 1), self.max_order), min=1, max=self.max_order,
-            description="order d", continuous_update=True, **style,
+            description="order d", continuous_update=False, **style,
         )
         hl = -1 if highlight is None else int(highlight)
         highlight_slider = widgets.IntSlider(
             value=min(max(hl, -1), order_slider.value - 1), min=-1,
             max=order_slider.value - 1, description="highlight P̃ᵢ (−1: none)",
-            continuous_update=True, **slider_style(),
+            continuous_update=False, **slider_style(),
         )
         super().__init__(
             {"order": order_slider, "highlight": highlight_slider}, figsize=(7.2, 4.2),

@@ -87,6 +87,8 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
     >>> round(explorer.update(order=12).nrmse, 4)   # doctest: +SKIP
     """
 
+    _live_params = frozenset({"delay"})
+
     def __init__(
         self, theta=1.0, order=6, delay=1.0, cutoff=1.0, seed=0, signal="noise",
         duration=10.0, steps=2000, max_order=64, sweep_orders=None, backend="auto",
@@ -113,7 +115,7 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
             ),
             "delay": widgets.FloatSlider(
                 value=delay, min=0.0, max=1.0, step=0.01, description="delay θ′/θ",
-                continuous_update=True, **slider_style(),
+                continuous_update=False, **slider_style(),
             ),
             "cutoff": widgets.FloatLogSlider(
                 value=cutoff, base=10, min=np.log10(0.2), max=np.log10(min(20.0, 0.4 * nyquist)),
@@ -178,31 +180,32 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
         ax2.legend(loc="upper right", fontsize=8)
 
     # -- model ------------------------------------------------------------------
-    def _error(self, m, order, u, r, theta):
-        """Estimate, target and NRMSE over t >= theta for one memory and delay."""
-        estimate = m @ lmu.legendre_decoders(order, [r])[0]
-        target = lmu.delayed(u, r * theta, self.dt)
+    def _nrmse(self, estimate, target, theta):
+        """NRMSE over t >= theta (nan if the target is zero there)."""
         start = int(np.ceil(theta / self.dt))
         try:
-            error = float(lmu.nrmse(estimate[start:], target[start:]))
+            return float(lmu.nrmse(estimate[start:], target[start:]))
         except ValueError:  # the target is zero after the window filled
-            error = float("nan")
-        return estimate, target, error
+            return float("nan")
 
     def _compute(self, changed):
         p = self.params
         kind, cutoff, seed = p["signal"], p["cutoff"], p["seed"]
         theta, order, r = p["theta"], p["order"], p["delay"]
         u = self._signal(kind, cutoff, seed)
+        target = lmu.delayed(u, r * theta, self.dt)
+        readout = self._cache.get(
+            ("readout", self.max_order, r), lambda: lmu.legendre_decoders(self.max_order, [r])[0]
+        )  # P~_i(r) for i < max_order; the first d entries are the order-d readout
         m = self._memory(kind, cutoff, seed, order, theta)
-        estimate, target, error = self._error(m, order, u, r, theta)
-        sweep = []
-        for d in self.sweep_orders:
-            md = self._memory(kind, cutoff, seed, d, theta)
-            sweep.append(self._error(md, d, u, r, theta)[2])
+        estimate = m @ readout[:order]
+        sweep = [
+            self._nrmse(self._memory(kind, cutoff, seed, d, theta) @ readout[:d], target, theta)
+            for d in self.sweep_orders
+        ]
         return {
-            "u": u, "estimate": estimate, "target": target, "nrmse": error, "theta": theta,
-            "order": order, "delay": r, "sweep": np.array(sweep),
+            "u": u, "estimate": estimate, "target": target, "theta": theta, "order": order,
+            "delay": r, "nrmse": self._nrmse(estimate, target, theta), "sweep": np.array(sweep),
         }
 
     def _warnings(self, data):

@@ -70,6 +70,8 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
     >>> explorer.update(t=7.5)        # doctest: +SKIP  (moves the cursor only)
     """
 
+    _live_params = frozenset({"t"})
+
     def __init__(
         self, theta=1.0, order=12, t=None, signal="noise", cutoff=1.0, seed=0,
         duration=10.0, steps=2000, n_window=200, max_order=64, backend="auto",
@@ -97,7 +99,7 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
             ),
             "t": widgets.FloatSlider(
                 value=t, min=0.0, max=self.duration - self.dt, step=self.dt,
-                description="cursor t (s)", continuous_update=True, readout_format=".3f",
+                description="cursor t (s)", continuous_update=False, readout_format=".3f",
                 **slider_style(),
             ),
             "signal": widgets.Dropdown(

@@ -60,6 +60,8 @@ class SystemExplorer(Explorer):
     False
     """
 
+    _live_params = frozenset({"order", "theta", "dt"})
+
     def __init__(self, order=6, theta=1.0, dt=0.01, method="zoh", max_order=64, backend="auto"):
         self.max_order = int(max_order)
         self.stable = True
@@ -67,15 +69,15 @@ class SystemExplorer(Explorer):
         controls = {
             "order": widgets.IntSlider(
                 value=order, min=1, max=self.max_order, description="order d",
-                continuous_update=True, **slider_style(),
+                continuous_update=False, **slider_style(),
             ),
             "theta": widgets.FloatSlider(
                 value=theta, min=0.1, max=10.0, step=0.1, description="window θ (s)",
-                continuous_update=True, **slider_style(),
+                continuous_update=False, **slider_style(),
             ),
             "dt": widgets.FloatLogSlider(
                 value=dt, base=10, min=-4, max=0, step=0.05, description="time step dt (s)",
-                continuous_update=True, readout_format=".2e", **slider_style(),
+                continuous_update=False, readout_format=".2e", **slider_style(),
             ),
             "method": widgets.Dropdown(
                 options=["zoh", "euler"], value=method, description="discretization",

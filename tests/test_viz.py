@@ -310,7 +310,8 @@ def test_inline_backend_shows_a_png_in_an_output_widget():
     bundle = ex._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["image/png"] == output.outputs[0]["data"]["image/png"]
-    assert set(ex.timings) == {"compute", "render", "draw"}
+    assert set(ex.timings) == set(ex.cpu_timings) == {"compute", "render", "draw"}
+    assert ex.controls["order"].continuous_update is False  # inline: update on release
 
 
 def test_public_names():
