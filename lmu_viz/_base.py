@@ -24,6 +24,8 @@ from collections import OrderedDict
 
 import ipywidgets as widgets
 import matplotlib
+import numpy as np
+import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -118,8 +120,9 @@ class Explorer:
         The whole explorer, ready for ``display``.
     timings : dict
         Seconds spent in the last update: ``"compute"`` (numbers from
-        :mod:`lmu`), ``"render"`` (artists updated) and ``"draw"`` (canvas
-        drawn or PNG refreshed), wall-clock.
+        :mod:`lmu`), ``"render"`` (artists updated) and ``"draw"`` (Agg canvas
+        drawn, or only the changed artists blitted, plus the PNG for the
+        inline backend), wall-clock.
     cpu_timings : dict
         The same phases in CPU time of this process (less sensitive to other
         load on the machine).
@@ -130,6 +133,8 @@ class Explorer:
     #: figure is an ipympl canvas, which coalesces draws; with the inline
     #: backend every value is a new PNG, so they update on release.
     _live_params = frozenset()
+    #: Parameters whose change touches only ``_fast_artists()`` (redrawn by blitting).
+    _fast_params = frozenset()
 
     def __init__(self, controls, figsize, backend="auto"):
         self.backend = _resolve_backend(backend)
@@ -140,6 +145,9 @@ class Explorer:
         self._cache = _Cache(maxsize=48)
         self._batch = False
         self._png = None
+        self._fast = []
+        self._background = None
+        self._full_redraw = True
         if self.backend == "ipympl":
             import matplotlib.pyplot as plt
 
@@ -270,6 +278,7 @@ class Explorer:
     def _apply(self, changed, notes):
         """Recompute what ``changed`` invalidates, update the artists, redraw."""
         clock = [(time.perf_counter(), time.process_time())]
+        self._full_redraw = not (changed and changed <= self._fast_params)
         try:
             data = self._compute(changed)
         except ValueError as exc:  # an lmu argument check: explain, keep the old view
@@ -302,15 +311,52 @@ class Explorer:
         items = "<br>".join(html.escape(m) for m in messages)
         self.status.value = f'<span style="color:{colour}">&#9888; {items}</span>'
 
+    def _set_limits(self, ax, xlim=None, ylim=None):
+        """Set axis limits; a real change needs a full redraw (new ticks)."""
+        for value, get, set_ in ((xlim, ax.get_xlim, ax.set_xlim), (ylim, ax.get_ylim, ax.set_ylim)):
+            if value is not None and not np.allclose(get(), value, rtol=1e-9, atol=0):
+                set_(*value)
+                self._full_redraw = True
+
+    def _on_draw(self, event):
+        """After every full draw: keep the background, then add the fast artists."""
+        canvas = self.figure.canvas
+        if canvas.is_saving():  # savefig draws everything; its buffer is no background
+            self._background = None
+            return
+        self._background = canvas.copy_from_bbox(self.figure.bbox)
+        for artist in self._fast:
+            self.figure.draw_artist(artist)
+
     def _redraw(self):
+        """Full draw, or blit only the fast artists over the kept background."""
+        canvas = self.figure.canvas
+        full = self._full_redraw or self._background is None
         if self.backend == "ipympl":
-            self.figure.canvas.draw_idle()
+            if full:
+                canvas.draw_idle()
+            else:
+                canvas.restore_region(self._background)
+                for artist in self._fast:
+                    self.figure.draw_artist(artist)
+                canvas.blit(self.figure.bbox)
             return
-        if self.backend == "none":
-            self.figure.canvas.draw()
-            return
+        if full:
+            canvas.draw()  # calls _on_draw
+        else:
+            canvas.restore_region(self._background)
+            for artist in self._fast:
+                self.figure.draw_artist(artist)
+        if self.backend == "inline":
+            self._show_png()
+
+    def _show_png(self):
+        """Encode the Agg buffer as PNG and show it in the Output widget."""
+        canvas = self.figure.canvas
+        width, height = canvas.get_width_height(physical=True)
+        image = PIL.Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=DPI)
+        image.convert("RGB").save(buffer, format="png", compress_level=1)
         self._png = buffer.getvalue()
         self._view.outputs = (
             {
@@ -328,7 +374,9 @@ class Explorer:
 
         The layout is computed once (constrained layout, with room to spare for
         wider tick labels) on this first draw and then kept fixed, so later
-        updates do not pay for it.
+        updates do not pay for it. The artists of ``_fast_artists()`` are made
+        animated: a change of a parameter in ``_fast_params`` redraws only
+        them over the background kept from the last full draw (blitting).
         """
         try:
             self._render(self._compute(set(self.controls)))
@@ -336,7 +384,15 @@ class Explorer:
             pass  # _apply below reports it in the status line
         self.figure.canvas.draw()
         self.figure.set_layout_engine("none")
+        self._fast = sorted(self._fast_artists(), key=lambda a: a.get_zorder())
+        for artist in self._fast:
+            artist.set_animated(True)
+        self.figure.canvas.mpl_connect("draw_event", self._on_draw)
         self._apply(set(), [])
+
+    def _fast_artists(self):
+        """Artists that the parameters of ``_fast_params`` change (and only those)."""
+        return []
 
     # -- to implement -------------------------------------------------------------
     def _compute(self, changed):  # pragma: no cover - abstract

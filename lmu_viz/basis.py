@@ -51,6 +51,7 @@ class LegendreBasisExplorer(Explorer):
     """
 
     _live_params = frozenset({"order", "highlight"})
+    _fast_params = frozenset({"highlight"})
 
     def __init__(self, order=12, highlight=None, n_points=1000, max_order=64, backend="auto"):
         self.max_order = int(max_order)
@@ -98,6 +99,9 @@ class LegendreBasisExplorer(Explorer):
         ax.set_xlabel("delay θ′/θ (fraction of the window, dimensionless)")
         ax.set_ylabel("P̃ᵢ(θ′/θ)")
         self.title = ax.set_title("")
+
+    def _fast_artists(self):
+        return [self.lines, self.highlight_line, self.highlight_text]
 
     # -- model ------------------------------------------------------------------
     def _basis(self):

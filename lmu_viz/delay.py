@@ -88,6 +88,7 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
     """
 
     _live_params = frozenset({"delay"})
+    _fast_params = frozenset({"delay"})
 
     def __init__(
         self, theta=1.0, order=6, delay=1.0, cutoff=1.0, seed=0, signal="noise",
@@ -179,6 +180,12 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
         ax2.grid(True, which="major", alpha=0.3)
         ax2.legend(loc="upper right", fontsize=8)
 
+    def _fast_artists(self):
+        return [
+            self.estimate_line, self.target_line, self.title, self.sweep_line,
+            self.current_marker, self.ax_time.get_legend(), self.ax_sweep.get_legend(),
+        ]
+
     # -- model ------------------------------------------------------------------
     def _nrmse(self, estimate, target, theta):
         """NRMSE over t >= theta (nan if the target is zero there)."""
@@ -231,7 +238,7 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
         self.filling.set_width(data["theta"])
         lo, hi = min(u.min(), 0.0), max(u.max(), 0.0)
         pad = 0.12 * (hi - lo) if hi > lo else 1.0
-        self.ax_time.set_ylim(lo - pad, hi + 2.5 * pad)
+        self._set_limits(self.ax_time, ylim=(lo - pad, hi + 2.5 * pad))
         shown = f"{100 * self.nrmse:.3g}%" if np.isfinite(self.nrmse) else "undefined"
         self.title.set_text(
             f"θ = {data['theta']:g} s, d = {data['order']}, θ′/θ = {data['delay']:.2f}: "
@@ -242,5 +249,7 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
         self.current_marker.set_data([data["order"]], [self.nrmse])
         values = np.concatenate([sweep, [self.nrmse]])
         values = values[np.isfinite(values) & (values > 0)]
-        if values.size:
-            self.ax_sweep.set_ylim(values.min() / 2, max(values.max() * 2, 1.5))
+        if values.size:  # whole decades, so that most changes of θ′ keep the ticks
+            low = 10.0 ** np.floor(np.log10(values.min()) - 0.2)
+            high = max(10.0 ** np.ceil(np.log10(values.max()) + 0.2), 2.0)
+            self._set_limits(self.ax_sweep, ylim=(low, high))

@@ -71,6 +71,7 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
     """
 
     _live_params = frozenset({"t"})
+    _fast_params = frozenset({"t"})
 
     def __init__(
         self, theta=1.0, order=12, t=None, signal="noise", cutoff=1.0, seed=0,
@@ -131,7 +132,8 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
         )
         blend = blended_transform_factory(ax.transData, ax.transAxes)
         self.window_patch = Rectangle(
-            (0, 0), 1, 1, transform=blend, facecolor="#fde0dd", edgecolor="none", zorder=0
+            (0, 0), 1, 1, transform=blend, facecolor="#f4a6a0", alpha=0.35, edgecolor="none",
+            zorder=0,
         )
         ax.add_patch(self.window_patch)
         ax.set_ylabel("u (a.u.)")
@@ -159,6 +161,12 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
 
         self.cursors = [
             a.axvline(0, color="#d62728", lw=1.2) for a in (self.ax_input, self.ax_heat, self.ax_lines)
+        ]
+
+    def _fast_artists(self):
+        return [
+            self.window_patch, self.truth_line, self.window_line, *self.cursors, self.title,
+            self.ax_input.get_legend(),
         ]
 
     # -- model ------------------------------------------------------------------
@@ -222,16 +230,16 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
         self.input_line.set_ydata(u)
         lo, hi = min(u.min(), 0.0), max(u.max(), 0.0)
         pad = 0.1 * (hi - lo) if hi > lo else 1.0
-        self.ax_input.set_ylim(lo - pad, hi + 3 * pad)
+        self._set_limits(self.ax_input, ylim=(lo - pad, hi + 3 * pad))
         vmax = float(np.abs(m).max()) or 1.0
         self.heat.set_data(m.T)
         self.heat.set_extent((0, self.duration, -0.5, d - 0.5))
         self.heat.set_clim(-vmax, vmax)
-        self.ax_heat.set_ylim(-0.5, d - 0.5)
+        self._set_limits(self.ax_heat, ylim=(-0.5, d - 0.5))
         segments = np.empty((d, self.steps, 2))
         segments[:, :, 0] = self.t
         segments[:, :, 1] = m.T
         self.lines.set_segments(segments)
         self.lines.set_array(np.arange(d, dtype=float))
         self.lines.set_clim(-0.5, d - 0.5)
-        self.ax_lines.set_ylim(-1.05 * vmax, 1.05 * vmax)
+        self._set_limits(self.ax_lines, ylim=(-1.05 * vmax, 1.05 * vmax))

@@ -61,6 +61,7 @@ class SystemExplorer(Explorer):
     """
 
     _live_params = frozenset({"order", "theta", "dt"})
+    _fast_params = frozenset({"dt", "method"})
 
     def __init__(self, order=6, theta=1.0, dt=0.01, method="zoh", max_order=64, backend="auto"):
         self.max_order = int(max_order)
@@ -134,6 +135,12 @@ class SystemExplorer(Explorer):
         self.ax_z.set_ylabel("Im z")
         self.title_z = self.ax_z.set_title("", fontsize=10)
 
+    def _fast_artists(self):
+        return [
+            self.images["Ad"], self.images["Bd"], self.images["Ad"].axes.title,
+            self.images["Bd"].axes.title, self.poles_z, self.title_z,
+        ]
+
     # -- model ------------------------------------------------------------------
     def _continuous(self, order, theta):
         def compute():
@@ -194,12 +201,11 @@ class SystemExplorer(Explorer):
         self.spectral_radius = data["radius"]
         self.stable = bool(data["stable"])
         self.poles_s.set_offsets(np.column_stack([lam.real, lam.imag]))
-        _fit(self.ax_s, lam.real, lam.imag, include_origin=True)
+        self._set_limits(self.ax_s, *_fit(lam.real, lam.imag, include_origin=True))
         self.poles_z.set_offsets(np.column_stack([z.real, z.imag]))
         self.poles_z.set_color(np.where(modulus < 1.0, _STABLE, _UNSTABLE))
         reach = max(1.15, 1.05 * self.spectral_radius)
-        self.ax_z.set_xlim(-reach, reach)
-        self.ax_z.set_ylim(-reach, reach)
+        self._set_limits(self.ax_z, xlim=(-reach, reach), ylim=(-reach, reach))
         verdict = "stable" if self.stable else "UNSTABLE"
         self.title_z.set_text(
             f"eigenvalues of Ā ({data['method']}, dt = {data['dt']:.2g} s)\n"
@@ -208,11 +214,10 @@ class SystemExplorer(Explorer):
         self.title_z.set_color("black" if self.stable else _UNSTABLE)
 
 
-def _fit(ax, x, y, include_origin=False):
-    """Set limits of ``ax`` around the points with a 10% margin."""
+def _fit(x, y, include_origin=False):
+    """(xlim, ylim) around the points with a 10% margin."""
     xs = np.append(x, 0.0) if include_origin else np.asarray(x)
     ys = np.append(y, 0.0) if include_origin else np.asarray(y)
     span = max(np.ptp(xs), np.ptp(ys), 1e-12)
     pad = 0.1 * span
-    ax.set_xlim(xs.min() - pad, xs.max() + pad)
-    ax.set_ylim(ys.min() - pad, ys.max() + pad)
+    return (xs.min() - pad, xs.max() + pad), (ys.min() - pad, ys.max() + pad)

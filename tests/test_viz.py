@@ -336,3 +336,29 @@ def test_backend_choice():
     else:  # pragma: no cover - only where ipympl is installed
         ex = LegendreBasisExplorer(backend="ipympl", order=2)
         assert ex.widget.children[1] is ex.figure.canvas
+
+
+@pytest.mark.parametrize(
+    "factory, change",
+    [
+        (lambda: LegendreBasisExplorer(backend="none", order=12), {"highlight": 4}),
+        (lambda: DelayReconstructionExplorer(backend="none", sweep_orders=[3, 6]), {"delay": 0.9}),
+        (lambda: MemoryStateExplorer(backend="none", order=6), {"t": 2.5}),
+        (lambda: SystemExplorer(backend="none", method="euler"), {"dt": 0.012}),
+    ],
+)
+def test_blitted_update_looks_like_a_full_redraw(factory, change):
+    ex = factory()
+    ex.update(**change)  # a fast parameter: only the changed artists are redrawn
+    assert not ex._full_redraw
+    blitted = np.asarray(ex.figure.canvas.buffer_rgba()).copy()
+    ex.figure.canvas.draw()  # everything from scratch
+    full = np.asarray(ex.figure.canvas.buffer_rgba())
+    differ = np.any(blitted != full, axis=-1).mean()
+    assert differ < 0.002, f"{differ:.2%} of the pixels differ"
+    # and a saved figure contains the fast artists too
+    import io
+
+    buffer = io.BytesIO()
+    ex.figure.savefig(buffer, format="png")
+    assert ex._background is None  # saving invalidates the kept background
