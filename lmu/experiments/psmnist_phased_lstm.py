@@ -217,7 +217,8 @@ def run(mode=None, seed=SEED, source="auto", data=None, clipnorm=None, resume=No
     dict
         ``test_accuracy`` and ``test_loss`` (best checkpoint), ``history``
         (per-epoch ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``),
-        ``batch_loss`` (training loss of every batch), ``nan`` (None, or where
+        ``batch_loss`` (after every batch, the mean training loss of the epoch so
+        far, as Keras reports it), ``nan`` (None, or where
         the loss became non-finite), ``best_epoch``, ``epochs_run``,
         ``parameters``, ``timing`` (s per epoch, and an estimate for one epoch
         of full MNIST on this machine), ``gate`` (learned periods and open
@@ -392,13 +393,14 @@ def comparison_rows(quick=None):
         loaded = load_results(NAME, "quick")
         quick = loaded["results"] if loaded else None
     not_run = ("not run here: 10 epochs of 784-step sequences take hours on this 2-core CPU "
-               "(see the estimate in the quick column)")
+               "(estimate in the time row)")
 
     def row(quantity, paper, fmt):
         return {
             "quantity": quantity,
             "paper": paper,
-            "full": not_run if full is None else fmt(full),
+            "full": (not_run if quantity.startswith("test") else "not run here")
+            if full is None else fmt(full),
             "quick": "not run" if quick is None else fmt(quick),
         }
 
