@@ -186,19 +186,42 @@ def comparison_table(rows, fmt=".2f"):
     return "\n".join(lines)
 
 
-def cli(run, description, argv=None):
+def cli(run, description, argv=None, options=None):
     """Minimal command line for an experiment module.
 
     ``python -m lmu.experiments.<name> [--mode quick|full] [--seed N]`` calls
     ``run(mode=..., seed=...)`` and prints where the results were written.
+
+    Parameters
+    ----------
+    run : callable
+        The experiment's ``run(mode=None, seed=..., **kw)``.
+    description : str
+        Shown by ``--help``.
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+    options : dict, optional
+        Extra options, ``{"--flag": argparse keyword arguments}``; each one
+        given on the command line is passed to ``run`` as the keyword named by
+        its ``dest`` (default: the flag without dashes, ``-`` → ``_``).
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--mode", choices=MODES, default=None, help="quick (default) or full")
     parser.add_argument("--seed", type=int, default=None, help="override the protocol's seed")
+    extra = []
+    for flag, spec in (options or {}).items():
+        spec = dict(spec)
+        spec.setdefault("dest", flag.lstrip("-").replace("-", "_"))
+        spec.setdefault("default", None)
+        parser.add_argument(flag, **spec)
+        extra.append(spec["dest"])
     args = parser.parse_args(argv)
     kwargs = {"mode": args.mode}
     if args.seed is not None:
         kwargs["seed"] = args.seed
+    for dest in extra:
+        if getattr(args, dest) is not None:
+            kwargs[dest] = getattr(args, dest)
     start = time.perf_counter()
     out = run(**kwargs)
     print(f"done in {time.perf_counter() - start:.1f} s")
