@@ -266,3 +266,60 @@ def test_time_input_needs_a_data_feature():
     cell = PhasedLSTMCell(3, time_input=True)
     with pytest.raises(ValueError, match="time_input"):
         cell.build((None, 1))
+
+
+# ------------------------------------------------- the psMNIST experiment
+from lmu.experiments import psmnist_phased_lstm as experiment  # noqa: E402
+
+
+def _tiny_data(rng, n_steps=12, nan=False):
+    def split(n):
+        y = rng.integers(0, 10, n)
+        x = rng.uniform(0, 1, (n, n_steps, 1)).astype("float32")
+        x[np.arange(n), y % n_steps, 0] = 2.0  # a learnable cue
+        if nan:
+            x[0, 0, 0] = np.nan
+        return x, y.astype("int64")
+
+    info = {"source": "synthetic", "label": "synthetic test data", "offline_subset": False}
+    return {"train": split(40), "validation": split(20), "test": split(20), "info": info}
+
+
+def test_experiment_model_matches_paper_parameter_count():
+    model = experiment.build_model(jit_compile=False)
+    assert model.count_params() == experiment.PAPER["parameters"] == 164_210
+    assert model.get_layer("phased_lstm").count_params() == experiment.PAPER["recurrent_parameters"]
+    assert model.input_shape == (None, 784, 1) and model.output_shape == (None, 10)
+    with pytest.raises(ValueError, match="clipnorm"):
+        experiment.build_model(clipnorm=-1.0)
+
+
+def test_experiment_run_saves_results(tmp_path, monkeypatch, rng):
+    monkeypatch.setenv("LMU_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setenv("LMU_PROGRESS", "0")
+    res = experiment.run(mode="quick", data=_tiny_data(rng), jit_compile=False, units=8,
+                         epochs=2, batch_size=10, n_train=None, n_validation=None, n_test=None)
+    assert (tmp_path / "quick" / "psmnist_phased_lstm.json").exists()
+    assert res["nan"] is None and res["epochs_run"] == 2 and len(res["batch_loss"]) == 8
+    assert res["parameters"] == 4 * (8 * (1 + 8) + 8) + 3 * 8 + (8 * 10 + 10)
+    assert 0.0 <= res["test_accuracy"] <= 1.0 and res["best_epoch"] in (1, 2)
+    assert len(res["history"]["val_loss"]) == 2
+    assert res["data"]["n_train"] == 40 and res["timing"]["s_per_training_batch"] > 0
+    rows = experiment.comparison_rows(res)
+    assert [r["quantity"] for r in rows][0].startswith("test accuracy")
+    assert all(r["full"].startswith("not run here") for r in rows)  # no full results in tmp_path
+    assert "synthetic test data" in rows[0]["quick"]
+    with pytest.raises(TypeError, match="unknown protocol"):
+        experiment.run(mode="quick", data=_tiny_data(rng), epoch=3)
+
+
+def test_experiment_run_reports_nan(tmp_path, monkeypatch, rng, capsys):
+    monkeypatch.setenv("LMU_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setenv("LMU_PROGRESS", "0")
+    res = experiment.run(mode="quick", data=_tiny_data(rng, nan=True), jit_compile=False,
+                         units=4, epochs=3, batch_size=10, n_train=None)
+    assert res["nan"] is not None and res["nan"]["epoch"] == 1
+    assert res["epochs_run"] == 1  # stopped at the NaN, not after 3 epochs
+    assert np.isnan(res["test_accuracy"])  # no finite checkpoint: reported as NaN, not a number
+    assert "Non-finite training loss" in capsys.readouterr().out
+    assert "NaN in epoch 1" in experiment.comparison_rows(res)[2]["quick"]

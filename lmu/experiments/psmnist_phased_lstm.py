@@ -270,7 +270,9 @@ def run(mode=None, seed=SEED, source="auto", data=None, clipnorm=None, resume=No
         keras.callbacks.CSVLogger(str(log_path), append=True),
         keras.callbacks.ModelCheckpoint(
             str(best_path), monitor="val_loss", save_best_only=True, save_weights_only=True,
-            initial_value_threshold=best_so_far,
+            # Keras saves the first epoch unconditionally when the threshold is None, even
+            # with a NaN validation loss; with +inf a NaN never becomes the "best" weights
+            initial_value_threshold=math.inf if best_so_far is None else best_so_far,
         ),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=protocol["patience"]),
         monitor,
