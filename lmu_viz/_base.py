@@ -9,9 +9,10 @@ An explorer owns
   and reports the errors of :mod:`lmu` instead of raising them;
 * ``widget`` — the displayable :class:`ipywidgets.VBox` of all three.
 
-Subclasses implement ``_compute(changed)`` (the model: numbers from :mod:`lmu`,
-only what ``changed`` invalidates) and ``_render(data)`` (the view: update the
-artists). The figure is shown either through ipympl (its canvas is a widget)
+Subclasses implement ``_build()`` (create the axes and artists, once),
+``_compute(changed)`` (the model: numbers from :mod:`lmu`, only what
+``changed`` invalidates) and ``_render(data)`` (the view: update the artists
+in place). The figure is shown either through ipympl (its canvas is a widget)
 or, with the inline backend, as a PNG inside an :class:`ipywidgets.Output`, so
 that a notebook saved with its widget state shows the figure statically.
 """
@@ -26,10 +27,12 @@ import ipywidgets as widgets
 import matplotlib
 import numpy as np
 import PIL.Image
+
+import lmu
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["Explorer", "BACKENDS", "ramp_colors"]
+__all__ = ["Explorer", "BACKENDS"]
 
 BACKENDS = ("auto", "inline", "ipympl", "none")
 
@@ -39,14 +42,6 @@ DPI = 100
 
 #: Colour ramp for indexed families (Legendre polynomials, memory dimensions).
 RAMP = "viridis"
-
-
-def ramp_colors(n, cmap=RAMP):
-    """``n`` RGBA colours evenly spread over a colour ramp, shape (n, 4)."""
-    cm = matplotlib.colormaps[cmap]
-    if n == 1:
-        return cm([0.0])
-    return cm([i / (n - 1) for i in range(n)])
 
 
 def _ipympl_active():
@@ -126,6 +121,8 @@ class Explorer:
     cpu_timings : dict
         The same phases in CPU time of this process (less sensitive to other
         load on the machine).
+    last_redraw : {"full", "blit"}
+        How the last update was drawn.
     """
 
     _MESSAGES_OK = ""
@@ -148,6 +145,7 @@ class Explorer:
         self._fast = []
         self._background = None
         self._full_redraw = True
+        self.last_redraw = None
         if self.backend == "ipympl":
             import matplotlib.pyplot as plt
 
@@ -171,6 +169,12 @@ class Explorer:
             [self._control_box(), self._view, self.status],
             layout=widgets.Layout(width="100%", max_width="760px"),
         )
+        self._build()
+        self._start()
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
 
     # -- layout ---------------------------------------------------------------
     def _control_box(self):
@@ -311,6 +315,19 @@ class Explorer:
         items = "<br>".join(html.escape(m) for m in messages)
         self.status.value = f'<span style="color:{colour}">&#9888; {items}</span>'
 
+    def _basis_grid(self, order, n_points):
+        """(r, P): ``n_points`` delays ``θ′/θ`` in [0, 1] and ``P = legendre_decoders(order, r)``.
+
+        Computed once per explorer; the basis of a lower order ``d`` is
+        ``P[:, :d]`` (``P̃_i`` does not depend on ``d``).
+        """
+
+        def compute():
+            r = np.linspace(0.0, 1.0, n_points)
+            return r, lmu.legendre_decoders(order, r)
+
+        return self._cache.get(("basis grid", order, n_points), compute)
+
     def _set_limits(self, ax, xlim=None, ylim=None):
         """Set axis limits; a real change needs a full redraw (new ticks)."""
         for value, get, set_ in ((xlim, ax.get_xlim, ax.set_xlim), (ylim, ax.get_ylim, ax.set_ylim)):
@@ -332,6 +349,7 @@ class Explorer:
         """Full draw, or blit only the fast artists over the kept background."""
         canvas = self.figure.canvas
         full = self._full_redraw or self._background is None
+        self.last_redraw = "full" if full else "blit"
         if self.backend == "ipympl":
             if full:
                 canvas.draw_idle()
@@ -395,6 +413,10 @@ class Explorer:
         return []
 
     # -- to implement -------------------------------------------------------------
+    def _build(self):  # pragma: no cover - abstract
+        """Create the axes and every artist (empty); called once."""
+        raise NotImplementedError
+
     def _compute(self, changed):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -405,3 +427,26 @@ class Explorer:
 def slider_style():
     """Keyword arguments shared by every control (full-width descriptions)."""
     return {"style": {"description_width": "initial"}, "layout": widgets.Layout(width="49%")}
+
+
+def int_slider(description, value, low, high):
+    """An integer slider that updates on release (see ``Explorer._live_params``)."""
+    return widgets.IntSlider(
+        value=value, min=low, max=high, description=description, continuous_update=False,
+        **slider_style(),
+    )
+
+
+def float_slider(description, value, low, high, step, **kwargs):
+    """A float slider that updates on release (see ``Explorer._live_params``)."""
+    return widgets.FloatSlider(
+        value=value, min=low, max=high, step=step, description=description,
+        continuous_update=False, **kwargs, **slider_style(),
+    )
+
+
+def dropdown(description, options, value):
+    """A drop-down list of strings."""
+    return widgets.Dropdown(
+        options=list(options), value=value, description=description, **slider_style()
+    )

@@ -1,12 +1,9 @@
 """The shifted Legendre basis that the memory uses."""
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib.collections import LineCollection
 
-import lmu
-
-from ._base import RAMP, Explorer, slider_style
+from ._base import RAMP, Explorer, int_slider
 
 __all__ = ["LegendreBasisExplorer"]
 
@@ -58,27 +55,16 @@ class LegendreBasisExplorer(Explorer):
         self.n_points = int(n_points)
         if self.max_order < 1 or self.n_points < 2:
             raise ValueError("max_order must be >= 1 and n_points >= 2")
-        style = slider_style()
-        order_slider = widgets.IntSlider(
-            value=min(max(int(order), 1), self.max_order), min=1, max=self.max_order,
-            description="order d", continuous_update=False, **style,
-        )
+        order_slider = int_slider("order d", min(max(int(order), 1), self.max_order), 1, self.max_order)
         hl = -1 if highlight is None else int(highlight)
-        highlight_slider = widgets.IntSlider(
-            value=min(max(hl, -1), order_slider.value - 1), min=-1,
-            max=order_slider.value - 1, description="highlight P̃ᵢ (−1: none)",
-            continuous_update=False, **slider_style(),
+        highlight_slider = int_slider(
+            "highlight P̃ᵢ (−1: none)", min(max(hl, -1), order_slider.value - 1), -1,
+            order_slider.value - 1,
         )
         super().__init__(
             {"order": order_slider, "highlight": highlight_slider}, figsize=(7.2, 4.2),
             backend=backend,
         )
-        self._build()
-        self._start()
-
-    def __repr__(self):
-        p = self.params
-        return f"{type(self).__name__}(order={p['order']}, highlight={p['highlight']})"
 
     # -- view -------------------------------------------------------------------
     def _build(self):
@@ -104,15 +90,6 @@ class LegendreBasisExplorer(Explorer):
         return [self.lines, self.highlight_line, self.highlight_text]
 
     # -- model ------------------------------------------------------------------
-    def _basis(self):
-        """(r, P) with P of shape (n_points, max_order) from lmu, computed once."""
-
-        def compute():
-            r = np.linspace(0.0, 1.0, self.n_points)
-            return r, lmu.legendre_decoders(self.max_order, r)
-
-        return self._cache.get(("basis", self.max_order, self.n_points), compute)
-
     def _compute(self, changed):
         p = self.params
         d = p["order"]
@@ -123,7 +100,7 @@ class LegendreBasisExplorer(Explorer):
                 self.controls["highlight"].max = d - 1
             finally:
                 self._batch = False
-        r, basis = self._basis()
+        r, basis = self._basis_grid(self.max_order, self.n_points)
         return {"r": r, "basis": basis[:, :d], "order": d, "highlight": self.controls["highlight"].value}
 
     def _render(self, data):

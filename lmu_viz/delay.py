@@ -9,7 +9,7 @@ from matplotlib.transforms import blended_transform_factory
 import lmu
 from lmu.signals import SIGNAL_KINDS
 
-from ._base import Explorer, slider_style
+from ._base import Explorer, dropdown, float_slider, int_slider, slider_style
 
 __all__ = ["DelayReconstructionExplorer", "SWEEP_ORDERS"]
 
@@ -19,6 +19,9 @@ SWEEP_ORDERS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 
 class _SignalMixin:
     """Test signal and simulated memory, both cached on their parameters."""
+
+    def _theta_slider(self, theta):
+        return float_slider("window θ (s)", theta, 0.1, self.duration / 2, 0.05)
 
     def _signal(self, kind, cutoff, seed):
         key = ("signal", kind, float(cutoff), int(seed), self.steps, self.dt)
@@ -106,38 +109,18 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
         self.nrmse = float("nan")
         nyquist = 0.5 / self.dt
         controls = {
-            "theta": widgets.FloatSlider(
-                value=theta, min=0.1, max=self.duration / 2, step=0.05,
-                description="window θ (s)", continuous_update=False, **slider_style(),
-            ),
-            "order": widgets.IntSlider(
-                value=order, min=1, max=self.max_order, description="order d",
-                continuous_update=False, **slider_style(),
-            ),
-            "delay": widgets.FloatSlider(
-                value=delay, min=0.0, max=1.0, step=0.01, description="delay θ′/θ",
-                continuous_update=False, **slider_style(),
-            ),
+            "theta": self._theta_slider(theta),
+            "order": int_slider("order d", order, 1, self.max_order),
+            "delay": float_slider("delay θ′/θ", delay, 0.0, 1.0, 0.01),
             "cutoff": widgets.FloatLogSlider(
                 value=cutoff, base=10, min=np.log10(0.2), max=np.log10(min(20.0, 0.4 * nyquist)),
                 step=0.05, description="cut-off / rate (Hz)", continuous_update=False,
                 **slider_style(),
             ),
-            "seed": widgets.IntSlider(
-                value=seed, min=0, max=99, description="seed", continuous_update=False,
-                **slider_style(),
-            ),
-            "signal": widgets.Dropdown(
-                options=list(SIGNAL_KINDS), value=signal, description="signal", **slider_style(),
-            ),
+            "seed": int_slider("seed", seed, 0, 99),
+            "signal": dropdown("signal", SIGNAL_KINDS, signal),
         }
         super().__init__(controls, figsize=(7.2, 5.6), backend=backend)
-        self._build()
-        self._start()
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
-        return f"{type(self).__name__}({args})"
 
     # -- view -------------------------------------------------------------------
     def _build(self):

@@ -1,6 +1,5 @@
 """The memory state m(t) over time, and the window it holds at one instant."""
 
-import ipywidgets as widgets
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Rectangle
@@ -10,7 +9,7 @@ from matplotlib.transforms import blended_transform_factory
 import lmu
 from lmu.signals import SIGNAL_KINDS
 
-from ._base import RAMP, Explorer, slider_style
+from ._base import RAMP, Explorer, dropdown, float_slider, int_slider
 from .delay import _SignalMixin
 
 __all__ = ["MemoryStateExplorer"]
@@ -90,30 +89,14 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
         if t is None:
             t = 0.6 * self.duration
         controls = {
-            "theta": widgets.FloatSlider(
-                value=theta, min=0.1, max=self.duration / 2, step=0.05,
-                description="window θ (s)", continuous_update=False, **slider_style(),
+            "theta": self._theta_slider(theta),
+            "order": int_slider("order d", order, 1, self.max_order),
+            "t": float_slider(
+                "cursor t (s)", t, 0.0, self.duration - self.dt, self.dt, readout_format=".3f"
             ),
-            "order": widgets.IntSlider(
-                value=order, min=1, max=self.max_order, description="order d",
-                continuous_update=False, **slider_style(),
-            ),
-            "t": widgets.FloatSlider(
-                value=t, min=0.0, max=self.duration - self.dt, step=self.dt,
-                description="cursor t (s)", continuous_update=False, readout_format=".3f",
-                **slider_style(),
-            ),
-            "signal": widgets.Dropdown(
-                options=list(SIGNAL_KINDS), value=signal, description="signal", **slider_style(),
-            ),
+            "signal": dropdown("signal", SIGNAL_KINDS, signal),
         }
         super().__init__(controls, figsize=(7.2, 6.6), backend=backend)
-        self._build()
-        self._start()
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
-        return f"{type(self).__name__}({args})"
 
     # -- view -------------------------------------------------------------------
     def _build(self):
@@ -170,22 +153,13 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
         ]
 
     # -- model ------------------------------------------------------------------
-    def _delays(self):
-        """(r, P): decoding delays and the basis on them, from lmu, computed once."""
-
-        def compute():
-            r = np.linspace(0.0, 1.0, self.n_window)
-            return r, lmu.legendre_decoders(self.max_order, r)
-
-        return self._cache.get(("window basis", self.max_order, self.n_window), compute)
-
     def _compute(self, changed):
         p = self.params
         kind, theta, order = p["signal"], p["theta"], p["order"]
         u = self._signal(kind, self.cutoff, self.seed)
         m = self._memory(kind, self.cutoff, self.seed, order, theta)
         k = int(np.clip(round(p["t"] / self.dt), 0, self.steps - 1))
-        r, basis = self._delays()
+        r, basis = self._basis_grid(self.max_order, self.n_window)
         t_k = k * self.dt
         window = basis[:, :order] @ m[k]
         times = t_k - r * theta

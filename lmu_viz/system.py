@@ -6,7 +6,7 @@ from matplotlib.ticker import MaxNLocator
 
 import lmu
 
-from ._base import Explorer, slider_style
+from ._base import Explorer, dropdown, float_slider, int_slider, slider_style
 
 __all__ = ["SystemExplorer"]
 
@@ -68,30 +68,15 @@ class SystemExplorer(Explorer):
         self.stable = True
         self.spectral_radius = float("nan")
         controls = {
-            "order": widgets.IntSlider(
-                value=order, min=1, max=self.max_order, description="order d",
-                continuous_update=False, **slider_style(),
-            ),
-            "theta": widgets.FloatSlider(
-                value=theta, min=0.1, max=10.0, step=0.1, description="window θ (s)",
-                continuous_update=False, **slider_style(),
-            ),
+            "order": int_slider("order d", order, 1, self.max_order),
+            "theta": float_slider("window θ (s)", theta, 0.1, 10.0, 0.1),
             "dt": widgets.FloatLogSlider(
                 value=dt, base=10, min=-4, max=0, step=0.05, description="time step dt (s)",
                 continuous_update=False, readout_format=".2e", **slider_style(),
             ),
-            "method": widgets.Dropdown(
-                options=["zoh", "euler"], value=method, description="discretization",
-                **slider_style(),
-            ),
+            "method": dropdown("discretization", ["zoh", "euler"], method),
         }
         super().__init__(controls, figsize=(7.2, 5.4), backend=backend)
-        self._build()
-        self._start()
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
-        return f"{type(self).__name__}({args})"
 
     # -- view -------------------------------------------------------------------
     def _build(self):
