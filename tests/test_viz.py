@@ -362,3 +362,23 @@ def test_blitted_update_looks_like_a_full_redraw(factory, change):
     buffer = io.BytesIO()
     ex.figure.savefig(buffer, format="png")
     assert ex._background is None  # saving invalidates the kept background
+
+
+def test_delay_undefined_nrmse_is_explained():
+    # one spike at 6.6 s: delayed by 4 s it lies beyond the 10 s shown
+    ex = DelayReconstructionExplorer(
+        backend="none", signal="spikes", cutoff=0.2, seed=1, theta=4.0, sweep_orders=[2]
+    )
+    assert np.isnan(ex.nrmse)
+    assert "undefined" in ex.title.get_text() and "undefined" in ex.status.value
+    ex.update(delay=0.1)  # now the spike is inside: defined again
+    assert np.isfinite(ex.nrmse) and ex.status.value == ""
+
+
+def test_import_lmu_viz_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, lmu_viz; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
