@@ -39,8 +39,9 @@ $(JS_STAMP): js/package.json js/package-lock.json
 	cp -r js/node_modules/mathjax/es5 js/static/vendor/mathjax
 	touch $@
 
+# MPLBACKEND is unset for the chapters' kernels: with Agg they would show no figures
 book: setup
-	$(BIN)/jupyter-book build --all .
+	env -u MPLBACKEND $(BIN)/jupyter-book build --all .
 	@echo
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 

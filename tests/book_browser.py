@@ -115,7 +115,9 @@ def build_book(out_dir, execute):
     jb = pathlib.Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", "--all", str(ROOT), "--config", str(config_path),
            "--path-output", str(out_dir)]
-    env = dict(os.environ, MPLBACKEND="Agg", LMU_BOOK_MODE="quick")
+    # no MPLBACKEND: the kernels must use the inline backend to show figures
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["LMU_BOOK_MODE"] = "quick"
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     (out_dir / "build.log").write_text(proc.stdout + "\n" + proc.stderr)
     if proc.returncode != 0:
