@@ -44,6 +44,7 @@ __all__ = [
     "build_network",
     "run_ideal",
     "run_nengo",
+    "import_nengo_loihi",
     "run_loihi",
     "decode",
     "delay_nrmse",
@@ -276,6 +277,32 @@ def chip_resources(model):
     }
 
 
+def import_nengo_loihi():
+    """Import nengo_loihi quietly and without TensorFlow.
+
+    nengo-loihi imports TensorFlow only for its NengoDL integration (which this
+    book does not use); blocking that import saves seconds and a screen of
+    TensorFlow log lines. Its warning that nengo 4.1 "has not been tested" is
+    silenced: see the chapter for why we pin nengo 4.1.0. If TensorFlow is
+    already loaded, nengo-loihi gets it as usual.
+    """
+    import sys
+
+    if "nengo_loihi" in sys.modules:
+        return sys.modules["nengo_loihi"]
+    block_tf = "tensorflow" not in sys.modules
+    if block_tf:
+        sys.modules["tensorflow"] = None  # makes `import tensorflow` raise ImportError
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*has not been tested with your `nengo`")
+            import nengo_loihi
+    finally:
+        if block_tf:
+            sys.modules.pop("tensorflow", None)
+    return nengo_loihi
+
+
 def run_loihi(u, neuron_to_neuron=True, input_in_generator=True, seed=0, p=PROTOCOL, target=None):
     """The network on nengo-loihi: a Loihi board if NxSDK is found, else the emulator.
 
@@ -298,7 +325,7 @@ def run_loihi(u, neuron_to_neuron=True, input_in_generator=True, seed=0, p=PROTO
         ``target``, ``build_s``, ``run_s``, ``resources`` (:func:`chip_resources`)
         and ``warnings`` (:func:`summarize_warnings` of the build).
     """
-    import nengo_loihi
+    nengo_loihi = import_nengo_loihi()
 
     net, probes = build_network(
         u, neuron_to_neuron=neuron_to_neuron, input_in_generator=input_in_generator, seed=seed, p=p
@@ -437,19 +464,21 @@ def run(mode=None, seed=0, duration=None, variants=None, save=True):
     start = time.perf_counter()
     p = PROTOCOL
     u = input_signal(duration, p["dt"], seed)
-    ckpt = checkpoint_dir(NAME, mode)
+    # long (full-mode) runs keep each finished emulator run, so an interrupted run resumes
+    ckpt = checkpoint_dir(NAME, mode) if mode == "full" else None
     runs, info = {}, {}
     runs["ideal"] = run_ideal(u, p)
     runs["nengo"], info["nengo"] = run_nengo(u, seed=seed, p=p)
     for v in variants:
-        path = ckpt / f"{v}-seed{seed}-{duration:g}s.npz"
-        if path.exists():  # resume: a finished emulator run is not repeated
+        path = None if ckpt is None else ckpt / f"{v}-seed{seed}-{duration:g}s.npz"
+        if path is not None and path.exists():  # resume: a finished run is not repeated
             with np.load(path, allow_pickle=True) as f:
                 runs[v], info[v] = f["states"], f["info"].item()
             continue
         n2n, gen = VARIANTS[v]
         runs[v], info[v] = run_loihi(u, neuron_to_neuron=n2n, input_in_generator=gen, seed=seed, p=p)
-        np.savez(path, states=runs[v], info=np.array(info[v], dtype=object))
+        if path is not None:
+            np.savez(path, states=runs[v], info=np.array(info[v], dtype=object))
     results = {
         "duration_s": duration,
         "delays": list(DELAYS),
@@ -493,8 +522,9 @@ def comparison_rows(quick=None):
         for k, r in enumerate(DELAYS):
             if r not in (0.0, 0.5, 1.0):
                 continue
+            delay = {0.0: "0", 0.5: "θ/2", 1.0: "θ"}[r]
             rows.append({
-                "quantity": f"{label}: NRMSE of u(t − {r:g}θ)",
+                "quantity": f"{label}: NRMSE of u(t − θ′), θ′ = {delay}",
                 "paper": "not reported (figure only)",
                 "full": float(full["nrmse"][run_name][k]) if full else "not run here: full mode takes ~15 min",
                 "quick": float(quick["nrmse"][run_name][k]) if quick else None,
