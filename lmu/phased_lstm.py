@@ -39,11 +39,11 @@ LMU paper's psMNIST comparison ("time = step index"). With
 irregularly sampled sequences); it is not fed to the LSTM kernels, so the
 parameter count does not change.
 
-Initialization (documented choices)
------------------------------------
+Initialization (our choices, following the 2016 paper's scheme)
+-----------------------------------------------------------------
 - period ``tau`` (in steps): ``exp(U(log(period_init_min), log(period_init_max)))``
-  per unit, default ``U`` over ``[log 1, log 1000]``, as in the 2016 paper's
-  log-uniform period initialization;
+  per unit (log-uniform, as in the 2016 paper), by default over ``[1, 1000]``
+  steps, which spans psMNIST's 784 steps;
 - shift ``s``: ``U(0, tau)`` per unit (each unit its own phase within its period);
 - open ratio ``r_on``: the constant ``ratio_on`` (default 0.05, as in the 2016 paper);
 - LSTM weights: Keras's LSTM defaults (glorot_uniform kernel, orthogonal
@@ -59,15 +59,9 @@ import numbers
 import keras
 from keras import ops
 
+from ._validation import check_order
+
 __all__ = ["PhasedLSTMCell"]
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 def _check_real(value, name, low, high, low_open=False, high_open=False):
@@ -146,7 +140,7 @@ class PhasedLSTMCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.units = _check_positive_int(units, "units")
+        self.units = check_order(units, "units")
         self.leak = _check_real(leak, "leak", 0.0, 1.0)
         self.ratio_on_init = _check_real(ratio_on, "ratio_on", 0.0, 1.0, low_open=True)
         self.period_init_min = _check_real(

@@ -42,6 +42,7 @@ from .common import (
     provenance,
     save_results,
 )
+from .psmnist import _read_log, _subset  # the same data subsets and epoch logs as the LMU chapter
 
 NAME = "psmnist_phased_lstm"
 
@@ -169,22 +170,6 @@ def _callbacks():
             self.bar.close()
 
     return Monitor
-
-
-def _subset(split, n):
-    x, y = split
-    return (x, y) if n is None else (x[:n], y[:n])
-
-
-def _read_log(path):
-    """Epoch log written by keras.callbacks.CSVLogger -> dict of lists."""
-    import csv
-
-    if not path.exists():
-        return {}
-    with path.open() as f:
-        rows = list(csv.DictReader(f))
-    return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {})}
 
 
 def run(mode=None, seed=SEED, source="auto", data=None, clipnorm=None, resume=None,
