@@ -125,7 +125,6 @@ class Explorer:
         How the last update was drawn.
     """
 
-    _MESSAGES_OK = ""
     #: Controls cheap enough to follow a drag (continuous_update) when the
     #: figure is an ipympl canvas, which coalesces draws; with the inline
     #: backend every value is a new PNG, so they update on release.
@@ -309,7 +308,7 @@ class Explorer:
 
     def _set_status(self, messages, error=False):
         if not messages:
-            self.status.value = self._MESSAGES_OK
+            self.status.value = ""
             return
         colour = "#b00020" if error else "#8a5a00"
         items = "<br>".join(html.escape(m) for m in messages)
