@@ -350,7 +350,8 @@ class Explorer:
         full = self._full_redraw or self._background is None
         self.last_redraw = "full" if full else "blit"
         if self.backend == "ipympl":
-            if full:
+            if full:  # the frontend draws soon; _on_draw then keeps the new background
+                self._background = None
                 canvas.draw_idle()
             else:
                 canvas.restore_region(self._background)
