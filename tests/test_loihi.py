@@ -60,13 +60,14 @@ def test_warning_summary_counts_weight_rounding():
     assert s["messages"][0] == ["UserWarning: Lost 3 extra bits in weight rounding", 2]
 
 
-# Bound for the emulator's delay-0 NRMSE over t in [0.2, 1] s. In this first second the
-# ideal memory alone scores 0.107 (the d = 6 readout at delay 0 plus the start-up of the
-# window), and the emulator 0.118. Over the longest run (the full 50 s, results/loihi.json)
-# the emulator's delay-0 NRMSE is about 1.4 times the ideal's; 1.4 x 0.107 = 0.15, and
-# 0.16 leaves room for round-off differences between machines. The Loihi variants without
-# the two Loihi-specific choices score 0.19 to 0.4 (quick run), above this bound.
-EMULATOR_DELAY0_BOUND = 0.16
+# Bound for the emulator's delay-0 NRMSE over t in [0.2, 1] s, from the full 50 s run
+# (results/loihi.json, "delay0_window_nrmse"): measured the same way over each of its 50
+# seconds, the emulator's delay-0 NRMSE has median 0.12 and 90th percentile 0.19 (maximum
+# 0.41, in seconds where the input stays near zero). The bound 0.2 accepts a typical second
+# and rejects a broken memory: with the input filtered twice (only one of the two Loihi
+# choices) the quick run scores 0.40. This test's second (the first of the run) scores 0.118;
+# the ideal memory alone scores 0.107 there.
+EMULATOR_DELAY0_BOUND = 0.2
 
 
 def test_short_emulator_run_decodes_the_input(u_short):
