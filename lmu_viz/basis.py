@@ -2,6 +2,7 @@
 
 import numpy as np
 from matplotlib.collections import LineCollection
+from matplotlib.patches import Rectangle
 
 from ._base import RAMP, Explorer, int_slider
 
@@ -72,10 +73,16 @@ class LegendreBasisExplorer(Explorer):
         self.ax = ax
         self.lines = LineCollection([], cmap=RAMP, linewidths=1.6)
         ax.add_collection(self.lines)
+        # a translucent white veil dims the family while one polynomial is bold
+        self.veil = Rectangle(
+            (0, 0), 1, 1, transform=ax.transAxes, facecolor="white", alpha=0.6,
+            edgecolor="none", zorder=4, visible=False,
+        )
+        ax.add_patch(self.veil)
         (self.highlight_line,) = ax.plot([], [], color="#d62728", lw=3.2, zorder=5)
         self.highlight_text = ax.text(
             0.99, 0.03, "", transform=ax.transAxes, ha="right", va="bottom",
-            color="#d62728", fontsize=11,
+            color="#d62728", fontsize=11, zorder=6,
         )
         self.colorbar = self.figure.colorbar(self.lines, ax=ax, pad=0.02)
         self.colorbar.set_label("index i of P̃ᵢ")
@@ -87,7 +94,7 @@ class LegendreBasisExplorer(Explorer):
         self.title = ax.set_title("")
 
     def _fast_artists(self):
-        return [self.lines, self.highlight_line, self.highlight_text]
+        return [self.veil, self.highlight_line, self.highlight_text]
 
     # -- model ------------------------------------------------------------------
     def _compute(self, changed):
@@ -112,7 +119,7 @@ class LegendreBasisExplorer(Explorer):
         self.lines.set_array(np.arange(d, dtype=float))
         self.lines.set_clim(-0.5, d - 0.5)
         self.colorbar.set_ticks(_index_ticks(d))
-        self.lines.set_alpha(0.35 if h >= 0 else 1.0)
+        self.veil.set_visible(h >= 0)
         if h >= 0:
             self.highlight_line.set_data(r, basis[:, h])
             self.highlight_text.set_text(f"bold: P̃$_{{{h}}}$")
