@@ -64,8 +64,8 @@ def discrete_memory_matrices(order, theta, discretizer="zoh", dtype="float32"):
 
     Notes
     -----
-    The ZOH branch uses ``tf.linalg.expm`` (there is no matrix exponential in
-    ``keras.ops``), so it needs the TensorFlow backend.
+    The matrix exponential is :func:`_expm` (``keras.ops`` has none;
+    ``tf.linalg.expm``'s gradient does not compile with XLA).
     """
     order = check_order(order)
     method = check_method(discretizer, "discretizer")
@@ -77,15 +77,54 @@ def discrete_memory_matrices(order, theta, discretizer="zoh", dtype="float32"):
         AT = ops.transpose(ops.convert_to_tensor(A1, "float64")) * inv_theta
         BT = ops.convert_to_tensor(B1.T, "float64") * inv_theta
     else:
-        import tensorflow as tf  # only the TF backend has a matrix exponential
-
         block = np.zeros((order + 1, order + 1))
         block[:order, :order] = A1
         block[:order, order:] = B1
-        expm = tf.linalg.expm(ops.convert_to_tensor(block, "float64") * inv_theta)
+        expm = _expm(ops.convert_to_tensor(block, "float64") * inv_theta)
         AT = ops.transpose(expm[:order, :order] - ops.eye(order, dtype="float64"))
         BT = ops.transpose(expm[:order, order:])
     return ops.cast(AT, dtype), ops.cast(BT, dtype)
+
+
+_EXPM_TAYLOR_DEGREE = 14
+_EXPM_MAX_SQUARINGS = 64
+
+
+def _expm(M):
+    """Matrix exponential by scaling and squaring, differentiable and XLA-compatible.
+
+    ``M`` is scaled by ``2**-s`` so that its 1-norm is at most 1/2, the
+    exponential of the scaled matrix is a degree-14 Taylor polynomial
+    (truncation error below ``0.5**15 / 15! ≈ 2e-17``, relative) evaluated by
+    Horner's rule, and the result is squared ``s`` times in a
+    ``keras.ops.while_loop`` with a bounded trip count (so that XLA can
+    compile its gradient). ``s`` depends on ``M`` but carries no gradient,
+    which is exact: the result does not depend on ``s``.
+
+    Parameters
+    ----------
+    M : tensor, shape (n, n), float64
+
+    Returns
+    -------
+    tensor, shape (n, n)
+    """
+    n = M.shape[-1]
+    norm = ops.max(ops.sum(ops.abs(M), axis=0))
+    s = ops.maximum(ops.ceil(ops.log2(ops.maximum(norm, 1e-300) / 0.5)), 0.0)
+    s = ops.stop_gradient(ops.minimum(s, float(_EXPM_MAX_SQUARINGS)))
+    X = M / ops.power(ops.cast(2.0, M.dtype), ops.cast(s, M.dtype))
+    eye = ops.eye(n, dtype=M.dtype)
+    E = eye
+    for k in range(_EXPM_TAYLOR_DEGREE, 0, -1):  # I + X/1 (I + X/2 (I + ... X/14))
+        E = eye + ops.matmul(X, E) / k
+    _, E = ops.while_loop(
+        lambda i, E: i < ops.cast(s, "int32"),
+        lambda i, E: (i + 1, ops.matmul(E, E)),
+        (ops.convert_to_tensor(0, "int32"), E),
+        maximum_iterations=_EXPM_MAX_SQUARINGS,
+    )
+    return E
 
 
 def _fixed_memory_matrices(order, theta, discretizer):
