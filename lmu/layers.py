@@ -186,7 +186,9 @@ class LMUCell(keras.layers.Layer):
     order : int
         Size of the memory ``m``, the number of Legendre coefficients ``d`` (>= 1).
     theta : float
-        Length of the memory's sliding window, in time steps (> 0).
+        Length of the memory's sliding window, in time steps (> 0). With
+        ``trainable_theta`` this is the initial value; the current one is
+        :meth:`theta_value`.
     hidden_activation : str or callable, default "tanh"
         Activation ``f`` of the hidden state (any ``keras.activations`` name).
     input_encoders_initializer, hidden_encoders_initializer, memory_encoders_initializer
