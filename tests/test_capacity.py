@@ -121,3 +121,34 @@ def test_cli_passes_extra_options():
     options = {"--lstm-T": {"type": int, "nargs": "+"}, "--epochs": {"type": int}}
     common.cli(run, "demo", ["--mode", "full", "--lstm-T", "25", "100"], options=options)
     assert seen == {"mode": "full", "lstm_T": [25, 100], "epochs": None}
+
+
+def test_training_state_roundtrip_keeps_adam_moments(tmp_path):
+    model = capacity.build_lstm(units=4)
+    x = np.random.default_rng(0).normal(size=(4, 6, 1)).astype("float32")
+    model.fit(x, np.zeros((4, 6, 5), "float32"), epochs=1, verbose=0)
+    path = common.save_training_state(model, tmp_path / "state.npz", extra={"best_0": np.arange(3)})
+    fresh = capacity.build_lstm(units=4, seed=1)
+    extra = common.load_training_state(fresh, path)
+    np.testing.assert_array_equal(extra["best_0"], np.arange(3))
+    for a, b in zip(model.weights, fresh.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert len(fresh.optimizer.variables) == len(model.optimizer.variables)
+    for a, b in zip(model.optimizer.variables, fresh.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert int(fresh.optimizer.iterations.numpy()) == 1
+    with pytest.raises(ValueError, match="weights"):
+        common.load_training_state(capacity.build_lstm(units=3), path)
+
+
+def test_lstm_training_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMU_PROGRESS", "0")
+    first = capacity.train_lstm(25, 2, checkpoint=tmp_path, every=1)
+    assert first["resumed_from"] == 0 and len(first["history"]["loss"]) == 2
+    assert (tmp_path / "lstm_T25_e2_s0.state.npz").exists()
+    # a longer run with the same checkpoint name starts where the saved one stopped
+    (tmp_path / "lstm_T25_e3_s0.state.npz").write_bytes((tmp_path / "lstm_T25_e2_s0.state.npz").read_bytes())
+    (tmp_path / "lstm_T25_e3_s0.json").write_text((tmp_path / "lstm_T25_e2_s0.json").read_text())
+    again = capacity.train_lstm(25, 3, checkpoint=tmp_path, every=1)
+    assert again["resumed_from"] == 2 and len(again["history"]["loss"]) == 3
+    assert again["history"]["loss"][:2] == first["history"]["loss"]

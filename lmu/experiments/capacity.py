@@ -31,9 +31,11 @@ from .common import (
     checkpoint_dir,
     cli,
     load_results,
+    load_training_state,
     progress,
     provenance,
     save_results,
+    save_training_state,
 )
 
 __all__ = [
@@ -332,7 +334,7 @@ def build_lstm(units=LSTM_UNITS, n_outputs=N_DELAYS, seed=0):
 def _epoch_callback(ckpt_model, ckpt_state, history, every, bar):
     import keras
 
-    class _Progress(keras.callbacks.Callback):
+    class _Progress(keras.callbacks.Callback):  # history, progress bar, checkpoints
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
 
@@ -344,7 +346,7 @@ def _epoch_callback(ckpt_model, ckpt_state, history, every, bar):
             bar.set_postfix(loss=f"{logs['loss']:.4f}", val=f"{logs.get('val_loss', np.nan):.4f}")
             done = epoch + 1
             if ckpt_model is not None and (done % every == 0):
-                self.model.save(ckpt_model)
+                save_training_state(self.model, ckpt_model)
                 ckpt_state.write_text(json.dumps({"epochs_done": done, "history": history}))
 
     return _Progress()
@@ -364,8 +366,8 @@ def train_lstm(T, epochs, seed=0, batch_size=50, validation_split=0.2, checkpoin
     validation_split : float, default 0.2
         Fraction of the 100 training sequences (the last ones) held out.
     checkpoint : pathlib.Path, optional
-        Folder for resumable checkpoints (the model with its optimizer state
-        every ``every`` epochs); a run with the same folder resumes from there.
+        Folder for resumable checkpoints (weights and optimizer state every
+        ``every`` epochs); a run with the same folder resumes from there.
     every : int, default 10
 
     Returns
@@ -385,17 +387,15 @@ def train_lstm(T, epochs, seed=0, batch_size=50, validation_split=0.2, checkpoin
     history = {"loss": [], "val_loss": [], "epoch_s": []}
     start_epoch = 0
     ckpt_model = ckpt_state = None
-    model = None
     if checkpoint is not None:
-        ckpt_model = checkpoint / f"lstm_T{T}_e{epochs}_s{seed}.keras"
+        ckpt_model = checkpoint / f"lstm_T{T}_e{epochs}_s{seed}.state.npz"
         ckpt_state = checkpoint / f"lstm_T{T}_e{epochs}_s{seed}.json"
-        if ckpt_model.exists() and ckpt_state.exists():
-            state = json.loads(ckpt_state.read_text())
-            start_epoch = int(state["epochs_done"])
-            history = state["history"]
-            model = keras.models.load_model(ckpt_model)
-    if model is None:
-        model = build_lstm(seed=seed)
+    model = build_lstm(seed=seed)
+    if ckpt_model is not None and ckpt_model.exists() and ckpt_state.exists():
+        state = json.loads(ckpt_state.read_text())
+        start_epoch = int(state["epochs_done"])
+        history = state["history"]
+        load_training_state(model, ckpt_model)
     with progress(total=epochs, initial=start_epoch, desc=f"LSTM T={T}", unit="epoch") as bar:
         if start_epoch < epochs:
             model.fit(

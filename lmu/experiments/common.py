@@ -28,6 +28,8 @@ __all__ = [
     "save_results",
     "load_results",
     "progress",
+    "save_training_state",
+    "load_training_state",
     "comparison_table",
     "cli",
 ]
@@ -136,6 +138,67 @@ def load_results(name, mode="full"):
     if not path.exists():
         return None
     return json.loads(path.read_text())
+
+
+def save_training_state(model, path, extra=None):
+    """Save what a Keras training run needs to resume exactly: weights and optimizer state.
+
+    (A ``.keras`` file reloaded with ``keras.models.load_model`` drops the
+    optimizer's moments when the optimizer has not been built yet, so a run
+    resumed from it would restart Adam from zero.)
+
+    Parameters
+    ----------
+    model : keras.Model
+        A compiled model that has been trained for at least one step.
+    path : path-like
+        The ``.npz`` file to write (atomically).
+    extra : dict of str to array_like, optional
+        More arrays to keep in the same file, one array per key (e.g. the
+        best weights so far).
+    """
+    path = pathlib.Path(path)
+    arrays = {f"weight_{i}": np.asarray(v.numpy()) for i, v in enumerate(model.weights)}
+    arrays.update({f"optimizer_{i}": np.asarray(v.numpy()) for i, v in enumerate(model.optimizer.variables)})
+    arrays.update({f"extra_{k}": np.asarray(v) for k, v in (extra or {}).items()})
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def load_training_state(model, path):
+    """Restore weights and optimizer state saved by :func:`save_training_state`.
+
+    ``model`` must be built and compiled exactly as the saved one.
+
+    Returns
+    -------
+    dict
+        The ``extra`` arrays saved with the state.
+    """
+    with np.load(pathlib.Path(path)) as data:
+        arrays = {k: data[k] for k in data.files}
+    n_saved = sum(k.startswith("weight_") for k in arrays)
+    weights = [arrays.get(f"weight_{i}") for i in range(len(model.weights))]
+    if n_saved != len(model.weights) or any(
+        tuple(w.shape) != tuple(v.shape) for w, v in zip(weights, model.weights)
+    ):
+        raise ValueError(f"{path} does not hold the weights of this model (different layers or shapes)")
+    for var, value in zip(model.weights, weights):
+        var.assign(value)
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    n_opt = sum(k.startswith("optimizer_") for k in arrays)
+    if n_opt != len(optimizer.variables):
+        raise ValueError(
+            f"{path} holds {n_opt} optimizer variables, the model's optimizer has {len(optimizer.variables)}"
+        )
+    for i, var in enumerate(optimizer.variables):
+        var.assign(arrays[f"optimizer_{i}"])
+    return {k[len("extra_"):]: v for k, v in arrays.items() if k.startswith("extra_")}
 
 
 def progress(iterable=None, **kwargs):
