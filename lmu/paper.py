@@ -19,7 +19,6 @@ This module imports TensorFlow/Keras only inside the functions that need a
 Keras model; :func:`read_psmnist_weights` uses h5py and NumPy only.
 """
 
-import hashlib
 import os
 import pathlib
 import urllib.request
@@ -115,14 +114,6 @@ def psmnist_lmu(name="psmnist_lmu"):
     return keras.Model(inputs, outputs, name=name)
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _what_to_do():
     return (
         f"Pass path= a local copy of {WEIGHTS_FILENAME}, set ${WEIGHTS_ENV} to its path, "
@@ -149,7 +140,7 @@ def _download(target):
         raise WeightsUnavailableError(
             f"Downloading {PSMNIST_WEIGHTS_URL} failed ({exc}). {_what_to_do()}"
         ) from None
-    digest = _sha256(part)
+    digest = _data._sha256(part)
     if digest != PSMNIST_WEIGHTS_SHA256:
         part.unlink(missing_ok=True)
         raise WeightsFileError(
@@ -277,7 +268,7 @@ def read_psmnist_weights(path=None, check_sha256=True, cache_dir=None, download=
     import h5py
 
     file_path, origin = psmnist_weights_path(path, cache_dir=cache_dir, download=download)
-    digest = _sha256(file_path)
+    digest = _data._sha256(file_path)
     if check_sha256 and digest != PSMNIST_WEIGHTS_SHA256:
         raise WeightsFileError(
             f"bad checksum: {str(file_path)!r} has sha256 {digest}, expected "

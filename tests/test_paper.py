@@ -274,7 +274,8 @@ def test_pretrained_probabilities_match_the_numpy_reference(pretrained, offline_
 def _full_mnist_available():
     if os.environ.get(data.MNIST_NPZ_ENV):
         return True
-    return (data.user_cache_dir() / "mnist.npz").is_file()
+    cache = os.environ.get(data.CACHE_ENV) or os.path.expanduser("~/.cache/lmu-book")
+    return os.path.isfile(os.path.join(cache, "mnist.npz"))
 
 
 @pytest.mark.skipif(not _full_mnist_available(), reason="full MNIST not available offline ($LMU_MNIST_NPZ or the cached Keras download)")
