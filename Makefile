@@ -58,5 +58,12 @@ browser:
 	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; \
 	  else echo "chromium is missing and cannot be installed here (needs root and apt-get)"; fi; }
 
+# speed of our LMU layers against keras-lmu (benchmark-only dependency, installed
+# with --no-deps); writes benchmarks/results/lmu_speed.json
+.PHONY: bench
+bench: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r benchmarks/requirements.txt
+	$(BIN)/python benchmarks/lmu_speed.py
+
 clean:
 	rm -rf _build .pytest_cache test-artifacts

@@ -73,7 +73,7 @@ def _activation_name(activation):
 
 def _forward_loop(q, h0, m0, K, f, units):
     """Run z_t = s_{t-1} K + q_t over time; q is (T, B, units + order)."""
-    steps = tf.shape(q)[0]
+    steps = q.shape[0] if q.shape[0] is not None else tf.shape(q)[0]
     hs = tf.TensorArray(q.dtype, size=steps)
     ms = tf.TensorArray(q.dtype, size=steps)
 
@@ -84,7 +84,11 @@ def _forward_loop(q, h0, m0, K, f, units):
         return t + 1, h, m, hs.write(t, h), ms.write(t, m)
 
     _, h, m, hs, ms = tf.while_loop(
-        lambda t, *_: t < steps, body, (0, h0, m0, hs, ms), parallel_iterations=1
+        lambda t, *_: t < steps,
+        body,
+        (0, h0, m0, hs, ms),
+        parallel_iterations=1,
+        maximum_iterations=steps,
     )
     return hs.stack(), ms.stack()
 
@@ -132,7 +136,7 @@ def fused_lmu_sequence(h0, m0, Ka, Abar, e_m, e_h, Bt, xq, activation="tanh", gr
         hs, ms = _forward_loop(xq, h0, m0, K, f, units)
 
         def grad(dhs, dms):
-            steps = tf.shape(xq)[0]
+            steps = xq.shape[0] if xq.shape[0] is not None else tf.shape(xq)[0]
             dhs = tf.zeros_like(hs) if dhs is None else dhs
             dms = tf.zeros_like(ms) if dms is None else dms
             dzs = tf.TensorArray(xq.dtype, size=steps)
@@ -147,7 +151,11 @@ def fused_lmu_sequence(h0, m0, Ka, Abar, e_m, e_h, Bt, xq, activation="tanh", gr
 
             gs0 = tf.zeros_like(tf.concat([h0, m0], axis=1))
             _, gs, dzs = tf.while_loop(
-                lambda t, *_: t >= 0, body, (steps - 1, gs0, dzs), parallel_iterations=1
+                lambda t, *_: t >= 0,
+                body,
+                (steps - 1, gs0, dzs),
+                parallel_iterations=1,
+                maximum_iterations=steps,
             )
             dz = dzs.stack()  # (T, B, units + order)
             n_all = units + Abar.shape[0]
@@ -218,8 +226,8 @@ def chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw, activation="tanh
     f = _ACTIVATIONS[_activation_name(activation)]
     L = int(chunk)
     n = W_h.shape[0]
-    steps = tf.shape(xw)[0]
-    n_chunks = (steps + L - 1) // L
+    steps = xw.shape[0] if xw.shape[0] is not None else tf.shape(xw)[0]
+    n_chunks = (steps + L - 1) // L  # a Python int when T is static (needed by XLA)
     pad = n_chunks * L - steps
     ux = tf.pad(ux, [[0, pad], [0, 0], [0, 0]])
     xw = tf.pad(xw, [[0, pad], [0, 0], [0, 0]])
@@ -256,7 +264,11 @@ def chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw, activation="tanh
         return c + 1, h, m, hs.write(c, tf.stack(outs))
 
     _, _, _, hs = tf.while_loop(
-        lambda c, *_: c < n_chunks, body, (0, h0, m0, hs), parallel_iterations=1
+        lambda c, *_: c < n_chunks,
+        body,
+        (0, h0, m0, hs),
+        parallel_iterations=1,
+        maximum_iterations=n_chunks,
     )
     hs = tf.reshape(hs.stack(), (-1, tf.shape(h0)[0], n))
     return hs[:steps]
