@@ -96,17 +96,28 @@ def network_available(url, timeout=NETWORK_TIMEOUT_S):
     """Whether a TCP connection to the host of ``url`` opens within ``timeout`` seconds.
 
     A cheap check made before any download, so that offline machines fail
-    over in seconds instead of waiting for a long download timeout.
+    over in seconds instead of waiting for a long download timeout. The name
+    lookup runs in a helper thread too, so a DNS server that never answers
+    cannot stall it beyond ``timeout``.
     """
+    import threading
     from urllib.parse import urlparse
 
     parsed = urlparse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parsed.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    answer = []
+
+    def connect():
+        try:
+            with socket.create_connection((parsed.hostname, port), timeout=timeout):
+                answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return bool(answer and answer[0])
 
 
 def psmnist_permutations(seed=PERMUTATION_SEED):

@@ -182,3 +182,13 @@ def test_npz_with_missing_arrays_or_wrong_shapes(tmp_path):
     not_npz.write_text("hello")
     with pytest.raises(ValueError, match="cannot be read"):
         data.psmnist(source="npz", path=not_npz)
+
+
+def test_network_check_does_not_hang_on_a_silent_name_server(monkeypatch):
+    def never_answers(*args, **kwargs):
+        time.sleep(30)
+
+    monkeypatch.setattr(data.socket, "create_connection", never_answers)
+    start = time.perf_counter()
+    assert data.network_available("https://example.invalid/x", timeout=1) is False
+    assert time.perf_counter() - start < 5
