@@ -41,6 +41,7 @@ import pathlib  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
+from importlib.metadata import version  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -171,6 +172,7 @@ def main(argv=None):
         "provenance": provenance(
             None, seeds=0, wall_time_s=time.perf_counter() - started,
             git_commit=commit, cpu_model=cpu_model(),
+            libraries={name: version(name) for name in ("matplotlib", "ipywidgets", "pillow")},
             blas_threads=os.environ.get("OPENBLAS_NUM_THREADS"),
             load_average_before=[round(x, 2) for x in load_before],
             load_average_after=[round(x, 2) for x in os.getloadavg()],
