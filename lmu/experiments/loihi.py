@@ -406,11 +406,16 @@ def delay_nrmse(states, u, delays=DELAYS, p=PROTOCOL, skip=None):
     return core.nrmse(est, tgt, axis=0)
 
 
-def _best_lag_ms(states, ideal, p=PROTOCOL, max_lag=40):
-    """Lag (ms) at which the states best match the ideal ones: a timing diagnostic."""
+def _best_lag_ms(states, ideal, p=PROTOCOL, max_lag=100):
+    """Lag (ms) at which the states best match the ideal ones: a timing diagnostic.
+
+    ``None`` when the best lag is the largest one tried: the states do not
+    match the ideal ones at any lag below ``max_lag`` steps.
+    """
     start = int(round(p["theta"] / p["dt"]))
     errs = [np.mean((states[start:] - np.roll(ideal, k, axis=0)[start:]) ** 2) for k in range(max_lag)]
-    return float(np.argmin(errs) * p["dt"] * 1000)
+    best = int(np.argmin(errs))
+    return None if best == max_lag - 1 else float(best * p["dt"] * 1000)
 
 
 def _state_gain(states, ideal, p=PROTOCOL):
@@ -487,7 +492,7 @@ def run(mode=None, seed=0, duration=None, variants=None, save=True):
     u = input_signal(duration, p["dt"], seed)
     # long (full-mode) runs keep each finished emulator run, so an interrupted run resumes
     ckpt = checkpoint_dir(NAME, mode) if mode == "full" else None
-    runs, info = {}, {}
+    runs, info, resumed = {}, {}, []
     runs["ideal"] = run_ideal(u, p)
     runs["nengo"], info["nengo"] = run_nengo(u, seed=seed, p=p)
     for v in variants:
@@ -495,6 +500,7 @@ def run(mode=None, seed=0, duration=None, variants=None, save=True):
         if path is not None and path.exists():  # resume: a finished run is not repeated
             with np.load(path, allow_pickle=True) as f:
                 runs[v], info[v] = f["states"], f["info"].item()
+            resumed.append(v)
             continue
         n2n, gen = VARIANTS[v]
         runs[v], info[v] = run_loihi(u, neuron_to_neuron=n2n, input_in_generator=gen, seed=seed, p=p)
@@ -522,7 +528,9 @@ def run(mode=None, seed=0, duration=None, variants=None, save=True):
             NAME,
             results,
             provenance(mode, seeds={"input": seed, "network": seed}, wall_time_s=wall,
-                       data={"input": "band-limited white noise", "seconds": duration}),
+                       data={"input": "band-limited white noise", "seconds": duration},
+                       # runs loaded from checkpoints keep their own build_s/run_s in "info"
+                       resumed_from_checkpoints=resumed),
         )
     return results
 
