@@ -109,6 +109,13 @@ def build_book(out_dir, execute):
         if p.resolve() not in keep
     ]
     config.setdefault("execute", {})["exclude_patterns"] = skip
+    # the config file lives elsewhere: make its folder paths absolute
+    sphinx = config.get("sphinx", {})
+    for name, path in (sphinx.get("local_extensions") or {}).items():
+        sphinx["local_extensions"][name] = str(ROOT / path)
+    static = sphinx.get("config", {}).get("html_static_path")
+    if static:
+        sphinx["config"]["html_static_path"] = [str(ROOT / p) for p in static]
     out_dir.mkdir(parents=True, exist_ok=True)
     config_path = out_dir / "_config.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -118,13 +125,11 @@ def build_book(out_dir, execute):
     # no MPLBACKEND: the kernels must use the inline backend to show figures
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     env["LMU_BOOK_MODE"] = "quick"
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    (out_dir / "build.log").write_text(proc.stdout + "\n" + proc.stderr)
+    log = out_dir / "build.log"
+    with open(log, "w") as stream:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=stream, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
-        raise RuntimeError(
-            f"jupyter-book build failed (log: {out_dir / 'build.log'}):\n"
-            + (proc.stdout + proc.stderr)[-4000:]
-        )
+        raise RuntimeError(f"jupyter-book build failed (log: {log}):\n" + log.read_text()[-4000:])
     return out_dir / "_build" / "html"
 
 
