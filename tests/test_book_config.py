@@ -83,3 +83,22 @@ def test_basis_figure_is_saved_as_png_and_pdf():
         assert path.exists() and path.stat().st_size > 10_000, path
     assert (ROOT / "figures" / "legendre_basis.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (ROOT / "figures" / "legendre_basis.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_page_scripts_are_deduplicated_inline_or_not():
+    import sys
+
+    from sphinx.builders.html._assets import _JavaScript
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        from lmu_book_html import dedupe_scripts
+    finally:
+        sys.path.pop(0)
+    body = 'const THEBE_JS_URL = "x"'
+    scripts = [_JavaScript(None, body=body), _JavaScript("a.js"), _JavaScript("", body=body),
+               _JavaScript("a.js"), _JavaScript("b.js", defer="defer")]
+    context = {"script_files": scripts}
+    dedupe_scripts(None, "page", "page.html", context, None)
+    assert context["script_files"] is scripts  # changed in place
+    assert [s.filename for s in scripts] == [None, "a.js", "b.js"]
