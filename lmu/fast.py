@@ -248,17 +248,23 @@ def chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw, activation="tanh
             base = tf.matmul(base, base)
     W_he = tf.concat([W_h, e_h], axis=1)  # (n, n + 1)
     hs = tf.TensorArray(xw.dtype, size=n_chunks)
+    # read the inputs chunk by chunk from TensorArrays: their gradient is written
+    # chunk by chunk too (slicing a captured tensor would build a full-size
+    # gradient tensor at every step)
+    batch = tf.shape(xw)[1]
+    xw_ta = tf.TensorArray(xw.dtype, size=n_chunks).unstack(tf.reshape(xw, (n_chunks, L, batch, n)))
+    ux_ta = tf.TensorArray(ux.dtype, size=n_chunks).unstack(tf.reshape(ux, (n_chunks, L, batch, 1)))
 
     def body(c, h, m, hs):
-        P = tf.reshape(tf.matmul(m, Fcat), (-1, L, n))
+        P = tf.unstack(tf.reshape(tf.matmul(m, Fcat), (-1, L, n)), axis=1)
+        xw_c, ux_c = tf.unstack(xw_ta.read(c)), tf.unstack(ux_ta.read(c))
         us, outs = [], []
         for j in range(L):
-            t = c * L + j
             he = tf.matmul(h, W_he)
-            us.append(ux[t] + he[:, n:])
+            us.append(ux_c[j] + he[:, n:])
             U = tf.concat(us, axis=1)  # (B, j + 1)
             conv = tf.matmul(U, g[j::-1])
-            h = f(xw[t] + he[:, :n] + P[:, j] + conv)
+            h = f(xw_c[j] + he[:, :n] + P[j] + conv)
             outs.append(h)
         m = tf.matmul(m, AfL) + tf.matmul(U, R)
         return c + 1, h, m, hs.write(c, tf.stack(outs))
