@@ -32,7 +32,7 @@ _LAZY = {
     "Legendre": "layers",
     "load_model": "layers",
     "LMUFeedforward": "feedforward",
-    "LMUFeedforward": "feedforward",
+    "FastLMU": "fast",
     "PhasedLSTMCell": "phased_lstm",
 }
 _SUBMODULES = ("layers", "feedforward", "fast", "reference", "paper", "data", "experiments")
@@ -71,3 +71,5 @@ def __getattr__(name):
 # module is imported. When Keras is already loaded, importing them costs nothing.
 if "keras" in sys.modules:
     importlib.import_module(".layers", __name__)
+    importlib.import_module(".feedforward", __name__)
+    importlib.import_module(".fast", __name__)

@@ -1,4 +1,4 @@
-"""A fast path for the recurrent LMU cell on CPUs: fused steps, hand-written backward pass.
+"""A fast path for the recurrent LMU cell on CPUs: chunked memory, or fused steps.
 
 The LMU cell (``paper-protocols.md`` §2, row-vector form, ``Ā = I + AT``,
 ``B̄ᵀ = BT``)::
@@ -24,10 +24,16 @@ accumulates every weight gradient step by step (784 small products per
 weight). Here the backward loop carries only the state gradient,
 ``ds_{t-1} = dz_t Kᵀ``, and stores the ``dz_t``; the weight gradients are then
 a few large products over all steps at once (``dK_a = S_prevᵀ dZ_a`` over
-``T × batch`` rows), which run several times faster per FLOP on a CPU. The
+``T × batch`` rows), which a CPU runs faster per FLOP than small ones. The
 gradient of the ``h → m`` and ``m → m`` blocks only needs their rank-1
 structure (``e_h B̄ᵀ``, ``e_m B̄ᵀ``), so those are contractions, not products;
 the fixed ``Ā`` gets no gradient at all unless it is trainable.
+
+A second route (the default of :class:`FastLMU`, :func:`chunked_lmu_sequence`)
+does fewer products: given the hidden states the memory is linear, so it is
+advanced once per chunk of ``L`` steps and its contribution to the hidden
+units of the ``L`` steps is one larger product; per step only
+``h_{t-1} [W_h, e_h]`` remains.
 
 :class:`FastLMU` is a Keras layer with the weights of ``lmu.LMUCell`` (same
 names, shapes and stored forms ``AT = (Ā − I)ᵀ``, ``BT = B̄ᵀ``), so weights
@@ -305,9 +311,13 @@ class FastLMU(keras.layers.Layer):
     hidden state (batch, units), or every step (batch, T, units) with
     ``return_sequences``.
 
-    ``jit_compile`` (default False) compiles the forward loop with XLA;
-    on this CPU the oneDNN matrix products of the plain graph were faster
-    (see ``benchmarks/``).
+    ``implementation="chunked"`` (default) advances the memory once per
+    ``chunk`` steps (:func:`chunked_lmu_sequence`, gradients by automatic
+    differentiation); ``"fused"`` runs one fused product per step with the
+    hand-written backward pass (:func:`fused_lmu_sequence`). Both compute the
+    cell's numbers (float32 round-off aside). On our 2-core CPU the chunked
+    path without XLA was the fastest for the paper's psMNIST network
+    (``benchmarks/lmu_speed.py``); compiling it with XLA made it slower.
     """
 
     def __init__(
