@@ -35,7 +35,7 @@ _LAZY = {
     "FastLMU": "fast",
     "PhasedLSTMCell": "phased_lstm",
 }
-_SUBMODULES = ("layers", "feedforward", "fast", "reference", "paper", "data", "experiments")
+_SUBMODULES = ("layers", "feedforward", "fast", "reference", "paper", "data", "experiments", "spiking")
 
 __all__ = [
     "legendre_system",
