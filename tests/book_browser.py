@@ -265,7 +265,13 @@ class Chromium:
                 report.requests.append(params["request"]["url"])
             elif method == "Network.loadingFailed":
                 report.failed_requests.append(params.get("errorText", "failed"))
-        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        # whole page: make the viewport as tall as the page (capped), then capture it
+        height = min(int(self.evaluate("document.documentElement.scrollHeight")), 16000)
+        self.call("Emulation.setDeviceMetricsOverride", width=1280, height=height,
+                  deviceScaleFactor=1, mobile=False)
+        time.sleep(0.5)
+        shot = self.call("Page.captureScreenshot", format="png")
+        self.call("Emulation.clearDeviceMetricsOverride")
         report.screenshot = base64.b64decode(shot["data"])
         return report
 
