@@ -83,7 +83,7 @@ def settings(mode=None):
     """
     if get_mode(mode) == "full":
         return {"n_series": 128, "length": 5000, "epochs": 500, "batch_size": 32, "validation_split": 0.5}
-    return {"n_series": 16, "length": 300, "epochs": 8, "batch_size": 4, "validation_split": 0.5}
+    return {"n_series": 8, "length": 200, "epochs": 6, "batch_size": 2, "validation_split": 0.5}
 
 
 def _check_int(value, name, minimum):
@@ -364,8 +364,8 @@ def run(
     ----------
     mode : {"quick", "full"}, optional
         ``full``: 128 series of 5,000 samples, batch 32, 500 epochs (the
-        paper's protocol); ``quick``: 16 series of 300 samples, batch 4,
-        8 epochs.
+        paper's protocol); ``quick``: 8 series of 200 samples, batch 2,
+        6 epochs.
     seed : int, default 0
         Seed of the series generator and of Keras.
     tasks : sequence of {"predict", "swapped"}
