@@ -290,6 +290,8 @@ def test_experiment_model_matches_paper_parameter_count():
     assert model.count_params() == experiment.PAPER["parameters"] == 164_210
     assert model.get_layer("phased_lstm").count_params() == experiment.PAPER["recurrent_parameters"]
     assert model.input_shape == (None, 784, 1) and model.output_shape == (None, 10)
+    assert model.optimizer.clipnorm is None  # the paper's Adam: no clipping by default
+    assert experiment.build_model(clipnorm=1.0, jit_compile=False).optimizer.clipnorm == 1.0
     with pytest.raises(ValueError, match="clipnorm"):
         experiment.build_model(clipnorm=-1.0)
 
@@ -298,7 +300,10 @@ def test_experiment_run_saves_results(tmp_path, monkeypatch, rng):
     monkeypatch.setenv("LMU_RESULTS_DIR", str(tmp_path))
     monkeypatch.setenv("LMU_PROGRESS", "0")
     res = experiment.run(mode="quick", data=_tiny_data(rng), jit_compile=False, units=8,
-                         epochs=2, batch_size=10, n_train=None, n_validation=None, n_test=None)
+                         epochs=2, batch_size=10, n_train=None, n_validation=None, n_test=None,
+                         clipnorm=5.0)
+    assert any("clipnorm=5.0 (not in the paper)" in d for d in res["deviations"])
+    assert res["protocol"]["clipnorm"] == 5.0
     assert (tmp_path / "quick" / "psmnist_phased_lstm.json").exists()
     assert res["nan"] is None and res["epochs_run"] == 2 and len(res["batch_loss"]) == 8
     assert res["parameters"] == 4 * (8 * (1 + 8) + 8) + 3 * 8 + (8 * 10 + 10)
