@@ -27,8 +27,8 @@ prints a table. Cases (``--cases``, comma separated):
     LMU-0 of the capacity task at T = 100,000: the 100 test sequences of
     250,000 steps, order 100, five delayed readouts; wall time and peak
     memory (peak resident set size of a fresh subprocess) of
-    ``lmu.experiments.capacity.lmu0_test_mse`` (FFT convolution through
-    ``lmu.simulate_memory(readout=...)``) against a step-by-step NumPy loop
+    ``lmu.simulate_memory(readout=...)`` (FFT convolution, all 100 sequences in
+    one call) and the test MSE per delay, against a step-by-step NumPy loop
     over time (batched over the 100 sequences), which is timed on the first
     steps only and **extrapolated** to the full length.
 
@@ -350,8 +350,14 @@ def _capacity_child(kind, T, loop_steps, inputs):
     out = {"kind": kind, "T": T, "n_sequences": int(test.shape[0]), "steps": int(test.shape[1]),
            "rss_after_inputs_MB": base_rss}
     if kind == "fft":
+        from lmu.core import simulate_memory
+
         with _Clock() as clock:
-            mse = capacity.lmu0_test_mse(T, test=test)
+            # all 100 sequences in one call (one impulse response), readout folded in
+            y = simulate_memory(test, capacity.LMU_ORDER, T - 0.5, readout=capacity.lmu0_readout())
+            out["simulate_memory_s"] = time.perf_counter() - clock.wall
+            mse = sum(capacity.mse_per_delay(y[i : i + 10], test[i : i + 10], T) * len(y[i : i + 10])
+                      for i in range(0, len(y), 10)) / len(y)
         out["wall_s"], out["cpu_s"] = clock.wall, clock.cpu
         out["mse_per_delay"] = [float(v) for v in mse]
     else:
@@ -446,13 +452,13 @@ def format_table(payload):
     lines = ["| case | variant | median wall | min wall | median CPU | note |",
              "| --- | --- | --- | --- | --- | --- |"]
     for case, res in payload["cases"].items():
-        if case == "capacity":
+        if case.startswith("capacity"):
             f, loop = res["fft"], res["loop_extrapolated"]
-            lines.append(f"| capacity T={res['T']} | ours: simulate_memory (FFT) | "
+            lines.append(f"| {case} T={res['T']} | ours: simulate_memory (FFT) | "
                          f"{f['median_s']:.2f} s | {f['min_s']:.2f} s | "
                          f"{f['cpu_median_s']:.2f} s | "
                          f"peak RSS {f['peak_rss_MB'] / 1024:.2f} GB |")
-            lines.append(f"| capacity T={res['T']} | step-by-step loop (extrapolated) | "
+            lines.append(f"| {case} T={res['T']} | step-by-step loop (extrapolated) | "
                          f"{loop['median_s']:.1f} s | {loop['min_s']:.1f} s | "
                          f"{loop['cpu_median_s']:.1f} s | "
                          f"timed on {loop['timed_steps']} steps |")
@@ -471,6 +477,9 @@ def main(argv=None):
     parser.add_argument("--reps", type=int, default=None, help="repetitions (default 5; quick 2)")
     parser.add_argument("--quick", action="store_true", help="small sizes, results/quick/")
     parser.add_argument("--out", default=None, help="JSON path")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit TensorFlow and BLAS to N threads; results are stored under "
+                             "'<case>@<N>thread' (CPU time is then the work of N threads)")
     parser.add_argument("--capacity-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.capacity_child:
@@ -482,6 +491,13 @@ def main(argv=None):
     if bad:
         parser.error(f"unknown case(s) {bad}; choose from {CASES}")
     reps = args.reps or (2 if args.quick else 5)
+    if args.threads:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)  # inherited by the capacity subprocesses
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     out = pathlib.Path(args.out) if args.out else (
         RESULTS / "quick" / "lmu_speed.json" if args.quick else RESULTS / "lmu_speed.json")
     payload = json.loads(out.read_text()) if out.exists() else {"cases": {}}
@@ -493,10 +509,11 @@ def main(argv=None):
         res = globals()[f"case_{case}"](reps, args.quick)
         res["wall_s"] = time.perf_counter() - start
         res["reps"] = reps
+        res["threads"] = args.threads or "default"
         res["load_average_before"] = load_before
         res["load_average_after"] = _load()
         res["date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        payload["cases"][case] = res
+        payload["cases"][case + (f"@{args.threads}thread" if args.threads else "")] = res
         payload["machine"] = {"cpu": _cpu_model(), "cpu_count": os.cpu_count(),
                               "platform": platform.platform(),
                               "shared": "other engineers' jobs ran at the same time; see the "
