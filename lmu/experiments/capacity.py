@@ -478,6 +478,11 @@ def run(mode=None, seed=0, lstm_T=None, epochs=None, lmu_T=None, checkpoints=Non
     ckpt = checkpoint_dir(NAME, mode) if use_ckpt else None
     start = time.perf_counter()
     results = {"settings": cfg, "lmu0": {}, "lstm": {}, "lstm_not_run": {}, "lstm_probe": {}}
+    if use_ckpt:  # keep the measured reasons of an earlier run until those windows are run
+        earlier = load_results(NAME, mode)
+        if earlier is not None:
+            for key in ("lstm_not_run", "lstm_probe"):
+                results[key].update(earlier["results"].get(key, {}))
     protocol_lstm = settings(mode)["lstm_T"]
 
     def save(reasons=None):
@@ -520,6 +525,7 @@ def run(mode=None, seed=0, lstm_T=None, epochs=None, lmu_T=None, checkpoints=Non
                 checkpoint=ckpt,
             )
             results["lstm"][str(T)] = res
+            results["lstm_probe"].pop(str(T), None)
             if done is not None:
                 done.write_text(json.dumps(_jsonable(res)))
         save()
