@@ -195,7 +195,7 @@ def _matrix_powers_times(Af, W, L):
     return out
 
 
-def chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw, activation="tanh", chunk=16):
+def chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw, activation="tanh", chunk=8):
     """The LMU cell over a sequence, with the memory advanced once per chunk of steps.
 
     Given the hidden sequence, the memory is linear and time-invariant, so inside a
@@ -206,8 +206,10 @@ def chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw, activation="tanh
     with ``u_t = x_t e_x + h_{t-1} e_h`` (``e_m`` is folded into ``Ā_f = Ā + e_m B̄ᵀ``).
     Per step only ``h_{t-1} [W_h, e_h]`` and a short convolution remain; the memory
     products become one (batch, order) × (order, L · units) product per chunk and
-    ``m_{c+L} = m_c Ā_f^L + [u_{c+1} … u_{c+L}] R``. Gradients come from automatic
-    differentiation (every operation is differentiable).
+    ``m_{c+L} = m_c Ā_f^L + [u_{c+1} … u_{c+L}] R``. The backward pass is written by
+    hand (:func:`_chunked_core`): its loop carries only the state gradients and the
+    weight gradients are large products over all steps; the small matrices
+    (``Ā_f^j W_m``, ``g``, ``R``, ``Ā_f^L``) are differentiated automatically.
 
     Parameters
     ----------
@@ -253,37 +255,113 @@ def chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw, activation="tanh
         if k:
             base = tf.matmul(base, base)
     W_he = tf.concat([W_h, e_h], axis=1)  # (n, n + 1)
-    hs = tf.TensorArray(xw.dtype, size=n_chunks)
-    # read the inputs chunk by chunk from TensorArrays: their gradient is written
-    # chunk by chunk too (slicing a captured tensor would build a full-size
-    # gradient tensor at every step)
     batch = tf.shape(xw)[1]
-    xw_ta = tf.TensorArray(xw.dtype, size=n_chunks).unstack(tf.reshape(xw, (n_chunks, L, batch, n)))
-    ux_ta = tf.TensorArray(ux.dtype, size=n_chunks).unstack(tf.reshape(ux, (n_chunks, L, batch, 1)))
+    xw4 = tf.reshape(xw, (n_chunks, L, batch, n))
+    ux4 = tf.reshape(ux, (n_chunks, L, batch, 1))
+    core = _chunked_core(f, ACTIVATION_DERIVATIVES[_activation_name(activation)], L, n, n_chunks)
+    hs4 = core(h0, m0, W_he, Fcat, g, AfL, R, ux4, xw4)
+    return tf.reshape(hs4, (-1, batch, n))[:steps]
 
-    def body(c, h, m, hs):
-        P = tf.unstack(tf.reshape(tf.matmul(m, Fcat), (-1, L, n)), axis=1)
-        xw_c, ux_c = tf.unstack(xw_ta.read(c)), tf.unstack(ux_ta.read(c))
-        us, outs = [], []
-        for j in range(L):
-            he = tf.matmul(h, W_he)
-            us.append(ux_c[j] + he[:, n:])
-            U = tf.concat(us, axis=1)  # (B, j + 1)
-            conv = tf.matmul(U, g[j::-1])
-            h = f(xw_c[j] + he[:, :n] + P[j] + conv)
-            outs.append(h)
-        m = tf.matmul(m, AfL) + tf.matmul(U, R)
-        return c + 1, h, m, hs.write(c, tf.stack(outs))
 
-    _, _, _, hs = tf.while_loop(
-        lambda c, *_: c < n_chunks,
-        body,
-        (0, h0, m0, hs),
-        parallel_iterations=1,
-        maximum_iterations=n_chunks,
-    )
-    hs = tf.reshape(hs.stack(), (-1, tf.shape(h0)[0], n))
-    return hs[:steps]
+def _chunked_core(f, fprime, L, n, n_chunks):
+    """The chunk loop with a hand-written backward pass (see :func:`chunked_lmu_sequence`).
+
+    The backward loop carries only the state gradients (``dh``, and ``dm`` at chunk
+    boundaries); the gradients of ``W_he``, ``Fcat``, ``g``, ``AfL`` and ``R`` are
+    large products over all steps (or chunks) after the loop.
+    """
+
+    @tf.custom_gradient
+    def core(h0, m0, W_he, Fcat, g, AfL, R, ux4, xw4):
+        dtype = xw4.dtype
+        xw_ta = tf.TensorArray(dtype, size=n_chunks).unstack(xw4)
+        ux_ta = tf.TensorArray(dtype, size=n_chunks).unstack(ux4)
+        g_rev = [g[j::-1] for j in range(L)]
+
+        def body(c, h, m, hs, ms, us_ta):
+            P = tf.unstack(tf.reshape(tf.matmul(m, Fcat), (-1, L, n)), axis=1)
+            xw_c, ux_c = tf.unstack(xw_ta.read(c)), tf.unstack(ux_ta.read(c))
+            us, outs = [], []
+            for j in range(L):
+                he = tf.matmul(h, W_he)
+                us.append(ux_c[j] + he[:, n:])
+                U = tf.concat(us, axis=1)  # (B, j + 1)
+                h = f(xw_c[j] + he[:, :n] + P[j] + tf.matmul(U, g_rev[j]))
+                outs.append(h)
+            hs, ms, us_ta = hs.write(c, tf.stack(outs)), ms.write(c, m), us_ta.write(c, U)
+            return c + 1, h, tf.matmul(m, AfL) + tf.matmul(U, R), hs, ms, us_ta
+
+        arrays = [tf.TensorArray(dtype, size=n_chunks) for _ in range(3)]
+        _, _, _, hs, ms, us_ta = tf.while_loop(
+            lambda c, *_: c < n_chunks,
+            body,
+            (0, h0, m0, *arrays),
+            parallel_iterations=1,
+            maximum_iterations=n_chunks,
+        )
+        hs4 = hs.stack()  # (C, L, B, n)
+        Ms = ms.stack()  # (C, B, d): memory at the start of each chunk
+        Us = us_ta.stack()  # (C, B, L): the memory inputs u of each step
+
+        def grad(dhs4):
+            dhs4 = tf.zeros_like(hs4) if dhs4 is None else dhs4
+            d = Fcat.shape[0]
+            # G[j] (n, L): column i = g[j - i] for i <= j, else 0, so that
+            # du[:, i] += dA_j @ G[j] adds dA_j . g[j - i] to every earlier u_i
+            zero = tf.zeros((n,), dtype)
+            G = [tf.stack([g[j - i] if i <= j else zero for i in range(L)], axis=1)
+                 for j in range(L)]
+            W_heT, RT, AfLT, FcatT = (tf.transpose(W_he), tf.transpose(R), tf.transpose(AfL),
+                                      tf.transpose(Fcat))
+            dA_ta = tf.TensorArray(dtype, size=n_chunks)
+            du_ta = tf.TensorArray(dtype, size=n_chunks)
+            dm_ta = tf.TensorArray(dtype, size=n_chunks)
+
+            def body(c, dh, dm, dA_ta, du_ta, dm_ta):
+                h_c, dh_c = tf.unstack(hs4[c]), tf.unstack(dhs4[c])
+                du_pend = tf.matmul(dm, RT)  # (B, L): from m_{c+L} = m_c AfL + U R
+                dAs, dus = [None] * L, [None] * L
+                for j in reversed(range(L)):
+                    dA = dh_c[j] + dh
+                    if fprime is not None:
+                        dA = dA * fprime(h_c[j])
+                    du_pend = du_pend + tf.matmul(dA, G[j])
+                    dus[j] = du_pend[:, j : j + 1]
+                    dAs[j] = dA
+                    dh = tf.matmul(tf.concat([dA, dus[j]], axis=1), W_heT)
+                dP = tf.concat(dAs, axis=1)  # (B, L n), the layout of m @ Fcat
+                dm_ta = dm_ta.write(c, dm)
+                dm = tf.matmul(dm, AfLT) + tf.matmul(dP, FcatT)
+                return c - 1, dh, dm, dA_ta.write(c, tf.stack(dAs)), du_ta.write(c, tf.stack(dus)), dm_ta
+
+            _, dh0, dm0, dA_ta, du_ta, dm_ta = tf.while_loop(
+                lambda c, *_: c >= 0,
+                body,
+                (n_chunks - 1, tf.zeros_like(h0), tf.zeros_like(m0), dA_ta, du_ta, dm_ta),
+                parallel_iterations=1,
+                maximum_iterations=n_chunks,
+            )
+            dA4, du4, dM_end = dA_ta.stack(), du_ta.stack(), dm_ta.stack()
+            batch = tf.shape(h0)[0]
+            # weight gradients: large products over every step (or chunk) at once
+            h_all = tf.reshape(hs4, (-1, batch, n))
+            h_prev = tf.reshape(tf.concat([h0[None], h_all[:-1]], axis=0), (-1, n))
+            d_he = tf.reshape(tf.concat([dA4, du4], axis=3), (-1, n + 1))
+            dW_he = tf.matmul(h_prev, d_he, transpose_a=True)
+            Mflat = tf.reshape(Ms, (-1, d))
+            dPflat = tf.reshape(tf.transpose(dA4, (0, 2, 1, 3)), (-1, L * n))
+            dFcat = tf.matmul(Mflat, dPflat, transpose_a=True)
+            dMflat = tf.reshape(dM_end, (-1, d))
+            dAfL = tf.matmul(Mflat, dMflat, transpose_a=True)
+            dR = tf.matmul(tf.reshape(tf.transpose(Us, (2, 0, 1)), (L, -1)), dMflat)
+            dA_b = tf.transpose(dA4, (0, 2, 1, 3))  # (C, B, L, n)
+            dg = tf.stack([tf.einsum("cbi,cbin->n", Us[:, :, : L - k], dA_b[:, :, k:])
+                           for k in range(L)])
+            return dh0, dm0, dW_he, dFcat, dg, dAfL, dR, du4, dA4
+
+        return hs4, grad
+
+    return core
 
 
 _TRAINABLE_WEIGHTS = (
@@ -316,8 +394,8 @@ class FastLMU(keras.layers.Layer):
     differentiation); ``"fused"`` runs one fused product per step with the
     hand-written backward pass (:func:`fused_lmu_sequence`). Both compute the
     cell's numbers (float32 round-off aside). On our 2-core CPU the chunked
-    path without XLA was the fastest for the paper's psMNIST network
-    (``benchmarks/lmu_speed.py``); compiling it with XLA made it slower.
+    path with ``chunk=8`` was the fastest for the paper's psMNIST network
+    (``benchmarks/lmu_speed.py``; XLA made little difference).
     """
 
     def __init__(
@@ -345,7 +423,7 @@ class FastLMU(keras.layers.Layer):
         bias_initializer="zeros",
         return_sequences=False,
         implementation="chunked",
-        chunk=16,
+        chunk=8,
         **kwargs,
     ):
         super().__init__(**kwargs)
