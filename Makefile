@@ -13,6 +13,15 @@ JS_STAMP := js/static/vendor/.installed
 CHAPTERS = $(wildcard book/*.ipynb)
 
 export MPLBACKEND ?= Agg
+# the paper's pre-trained psMNIST weights: a path given by the caller wins; else
+# the test fixture beside the checkout (../shared/data, never copied into the
+# repo) when it exists; else lmu.paper downloads them (online) into its cache
+SHARED_WEIGHTS := $(abspath ../shared/data/psMNIST-standard.hdf5)
+ifeq ($(origin LMU_PSMNIST_WEIGHTS),undefined)
+ifneq ($(wildcard $(SHARED_WEIGHTS)),)
+export LMU_PSMNIST_WEIGHTS := $(SHARED_WEIGHTS)
+endif
+endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup book test browser clean
