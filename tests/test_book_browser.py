@@ -74,6 +74,8 @@ def _page_checks(browser, base, chapter, expect_widgets):
               math: document.querySelectorAll('mjx-container').length,
               texMath: document.querySelectorAll('.math').length,
               download: Array.from(document.querySelectorAll('a[href$=".ipynb"]')).map(a => a.href),
+              rawTables: /\\|\\s*(-{3,}|\u2014)\\s*\\|/.test(Array.from(document.querySelectorAll('.cell_output > :not(.stream)'))
+                .map(e => e.innerText).join('\\n')),
             };
         })()""" % SLIDERS
     )
@@ -100,6 +102,8 @@ def test_every_chapter_renders_offline_with_widgets_and_figures(chromium, site):
             problems.append(f"{chapter}: did not finish loading (and rendering widgets)")
         if dom["broken"]:
             problems.append(f"{chapter}: images that did not load: {dom['broken']}")
+        if dom["rawTables"]:
+            problems.append(f"{chapter}: a Markdown table in an output was shown as raw text")
         if dom["texMath"] and not dom["math"]:
             problems.append(f"{chapter}: math was not typeset by the local MathJax")
         if (ROOT / f"{chapter}.ipynb").exists():
