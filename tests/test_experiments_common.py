@@ -40,3 +40,15 @@ def test_cli_parses_mode():
     assert seen == {"mode": "full", "seed": 3}
     with pytest.raises(SystemExit):
         common.cli(run, "demo", ["--mode", "fast"])
+
+
+def test_full_and_quick(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMU_RESULTS_DIR", str(tmp_path))
+    assert common.full_and_quick("demo") == (None, None)
+    common.save_results("demo", {"x": 1}, common.provenance("full", seeds=0))
+    common.save_results("demo", {"x": 2}, common.provenance("quick", seeds=0))
+    assert common.full_and_quick("demo") == ({"x": 1}, {"x": 2})
+    # a quick run's results, or its whole payload, may be passed in
+    assert common.full_and_quick("demo", {"x": 3}) == ({"x": 1}, {"x": 3})
+    payload = common.load_results("demo", "quick")
+    assert common.full_and_quick("demo", payload) == ({"x": 1}, {"x": 2})

@@ -30,6 +30,7 @@ from .common import (
     _jsonable,
     checkpoint_dir,
     cli,
+    full_and_quick,
     load_results,
     load_training_state,
     progress,
@@ -557,11 +558,7 @@ def comparison_rows(quick=None):
         Quick-mode results (the ``"results"`` of a run); default: the quick
         results file of this build, if any.
     """
-    full = load_results(NAME, "full")
-    full = full["results"] if full else None
-    if quick is None:
-        q = load_results(NAME, "quick")
-        quick = q["results"] if q else None
+    full, quick = full_and_quick(NAME, quick)
 
     def pick(res, model, T, key, reducer=None):
         if res is None:

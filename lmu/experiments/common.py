@@ -27,6 +27,7 @@ __all__ = [
     "provenance",
     "save_results",
     "load_results",
+    "full_and_quick",
     "progress",
     "save_training_state",
     "load_training_state",
@@ -199,6 +200,31 @@ def load_training_state(model, path):
     for i, var in enumerate(optimizer.variables):
         var.assign(arrays[f"optimizer_{i}"])
     return {k[len("extra_"):]: v for k, v in arrays.items() if k.startswith("extra_")}
+
+
+def full_and_quick(name, quick=None):
+    """The results an experiment's comparison table compares.
+
+    Parameters
+    ----------
+    name : str
+        The experiment.
+    quick : dict, optional
+        Quick-mode results, or a whole quick results payload (with
+        ``"results"``); default: this build's quick results file, if any.
+
+    Returns
+    -------
+    full, quick : dict or None
+        The ``"results"`` of the committed full-mode file and of the quick run,
+        ``None`` where there is none.
+    """
+    full = load_results(name, "full")
+    if quick is None:
+        quick = load_results(name, "quick")
+    if quick is not None and "results" in quick and "provenance" in quick:
+        quick = quick["results"]
+    return (full["results"] if full else None), quick
 
 
 def progress(iterable=None, **kwargs):

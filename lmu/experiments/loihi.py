@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import core, signals, spiking
 from ..mode import get_mode
-from .common import checkpoint_dir, cli, load_results, progress, provenance, save_results
+from .common import checkpoint_dir, cli, full_and_quick, progress, provenance, save_results
 
 __all__ = [
     "NAME",
@@ -546,10 +546,7 @@ def comparison_rows(quick=None):
     The paper printed no NRMSE for this experiment (only its figure), so the
     "paper" column is empty.
     """
-    full = load_results(NAME, "full")
-    quick = quick if quick is not None else load_results(NAME, "quick")
-    quick = quick.get("results", quick) if quick else None
-    full = full["results"] if full else None
+    full, quick = full_and_quick(NAME, quick)
     rows = []
     for run_name, label in (("loihi", "Loihi emulator"), ("nengo", "nengo (spiking)")):
         for k, r in enumerate(DELAYS):

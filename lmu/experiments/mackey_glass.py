@@ -32,6 +32,7 @@ from .common import (
     _jsonable,
     checkpoint_dir,
     cli,
+    full_and_quick,
     load_results,
     load_training_state,
     progress,
@@ -470,11 +471,7 @@ def comparison_rows(quick=None):
         Quick-mode results (the ``"results"`` of a run); default: this build's
         quick results file, if any.
     """
-    full = load_results(NAME, "full")
-    full = full["results"] if full else None
-    if quick is None:
-        q = load_results(NAME, "quick")
-        quick = q["results"] if q else None
+    full, quick = full_and_quick(NAME, quick)
 
     def pick(res, task, key, field="nrmse_percent"):
         if res is None:

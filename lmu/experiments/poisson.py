@@ -20,7 +20,7 @@ import numpy as np
 from nengo.params import NumberParam
 
 from ..mode import get_mode
-from .common import cli, load_results, progress, provenance, save_results
+from .common import cli, full_and_quick, progress, provenance, save_results
 
 __all__ = [
     "NAME",
@@ -233,13 +233,11 @@ def run(mode=None, seed=0, save=True):
 
 def comparison_rows(quick=None):
     """Rows for the Results chapter: the fitted log-log slope (paper: O(1/√m))."""
-    full = load_results(NAME, "full")
-    quick = quick if quick is not None else load_results(NAME, "quick")
-    quick = quick.get("results", quick) if quick else None
+    full, quick = full_and_quick(NAME, quick)
     return [{
         "quantity": "Poisson population: log-log slope of RMSE against m",
         "paper": -0.5,
-        "full": full["results"]["slope"] if full else "not run here: python -m lmu.experiments.poisson --mode full",
+        "full": full["slope"] if full else "not run here: python -m lmu.experiments.poisson --mode full",
         "quick": quick["slope"] if quick else None,
     }]
 

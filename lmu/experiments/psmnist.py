@@ -40,6 +40,7 @@ from .common import (
     checkpoint_dir,
     cli,
     comparison_table,
+    full_and_quick,
     load_results,
     progress,
     provenance,
@@ -481,11 +482,7 @@ def comparison_rows(quick=None):
     quick : dict, optional
         Results of a quick run (default: ``load_results(NAME, "quick")``).
     """
-    full = load_results(NAME, "full")
-    full = full["results"] if full else None
-    if quick is None:
-        loaded = load_results(NAME, "quick")
-        quick = loaded["results"] if loaded else None
+    full, quick = full_and_quick(NAME, quick)
     reasons = {
         "pretrained": "not run here: no full-mode result committed",
         "lmu": (

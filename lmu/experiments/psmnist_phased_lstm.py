@@ -37,7 +37,7 @@ from ..mode import get_mode
 from .common import (
     checkpoint_dir,
     cli,
-    load_results,
+    full_and_quick,
     progress,
     provenance,
     save_results,
@@ -374,11 +374,7 @@ def comparison_rows(quick=None):
     quick : dict, optional
         Results of a quick run (default: ``load_results(NAME, "quick")``).
     """
-    full = load_results(NAME, "full")
-    full = full["results"] if full else None
-    if quick is None:
-        loaded = load_results(NAME, "quick")
-        quick = loaded["results"] if loaded else None
+    full, quick = full_and_quick(NAME, quick)
     not_run = ("not run here: 10 epochs of 784-step sequences take hours on this 2-core CPU "
                "(estimate in the time row)")
 
