@@ -32,7 +32,6 @@ _LAZY = {
     "Legendre": "layers",
     "load_model": "layers",
     "LMUFeedforward": "feedforward",
-    "FastLMU": "fast",
     "PhasedLSTMCell": "phased_lstm",
 }
 _SUBMODULES = ("layers", "feedforward", "fast", "reference", "paper", "data", "experiments", "spiking")
@@ -72,4 +71,3 @@ def __getattr__(name):
 if "keras" in sys.modules:
     importlib.import_module(".layers", __name__)
     importlib.import_module(".feedforward", __name__)
-    importlib.import_module(".fast", __name__)

@@ -1,4 +1,13 @@
-"""A fast path for the recurrent LMU cell on CPUs: chunked memory, or fused steps.
+"""The fast paths of ``lmu.LMU``: chunked memory, or fused steps (CPU).
+
+``lmu.LMU(..., implementation="chunked" | "fused")`` runs the layer's
+:class:`lmu.LMUCell` weights through one of the two functions of this module
+instead of ``keras.layers.RNN``'s step loop (``implementation="auto"``, the
+default, picks ``"chunked"`` whenever the call allows it; see :class:`lmu.LMU`
+for what the fast paths support). The glue between the layer and the
+functions (time-major inputs, the products of every step's input computed
+before the loop, ``go_backwards``, the initial and final states) is
+:func:`_fast_call`.
 
 The LMU cell (``paper-protocols.md`` §2, row-vector form, ``Ā = I + AT``,
 ``B̄ᵀ = BT``)::
@@ -8,7 +17,7 @@ The LMU cell (``paper-protocols.md`` §2, row-vector form, ``Ā = I + AT``,
     h_t = f(x_t W_x + h_{t-1} W_h + m_t W_m + b)
 
 is rewritten with the state ``s = [h, m]`` (units + order values) as **one
-matrix product per step**::
+matrix product per step** (:func:`fused_lmu_sequence`, ``"fused"``)::
 
     z_t = s_{t-1} K + q_t,   h_t = f(z_t[:units]),   m_t = z_t[units:]
 
@@ -29,28 +38,25 @@ gradient of the ``h → m`` and ``m → m`` blocks only needs their rank-1
 structure (``e_h B̄ᵀ``, ``e_m B̄ᵀ``), so those are contractions, not products;
 the fixed ``Ā`` gets no gradient at all unless it is trainable.
 
-A second route (the default of :class:`FastLMU`, :func:`chunked_lmu_sequence`)
-does fewer products: given the hidden states the memory is linear, so it is
-advanced once per chunk of ``L`` steps and its contribution to the hidden
-units of the ``L`` steps is one larger product; per step only
+A second route (:func:`chunked_lmu_sequence`, ``"chunked"``, the one
+``"auto"`` picks) does fewer products: given the hidden states the memory is
+linear, so it is advanced once per chunk of ``L`` steps and its contribution
+to the hidden units of the ``L`` steps is one larger product; per step only
 ``h_{t-1} [W_h, e_h]`` remains.
 
-:class:`FastLMU` is a Keras layer with the weights of ``lmu.LMUCell`` (same
-names, shapes and stored forms ``AT = (Ā − I)ᵀ``, ``BT = B̄ᵀ``), so weights
-move between them with ``set_weights``. The equations are checked against
+Both compute the cell's numbers (float32 round-off aside): outputs and
+gradients are checked against the layer's step loop and against
 :func:`lmu.reference.lmu_cell_numpy` in ``tests/test_fast.py``.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from ._validation import check_method, check_order, check_theta
-from .core import discretize, legendre_system
-
+# the fast values of lmu.LMU's ``implementation`` (besides "auto" and "cell")
 IMPLEMENTATIONS = ("chunked", "fused")
 
-__all__ = ["FastLMU", "fused_lmu_sequence", "chunked_lmu_sequence", "ACTIVATION_DERIVATIVES"]
+__all__ = ["fused_lmu_sequence", "chunked_lmu_sequence", "ACTIVATION_DERIVATIVES",
+           "fast_activation_name"]
 
 # f'(z) written in terms of h = f(z), so the forward pass need not keep z
 ACTIVATION_DERIVATIVES = {
@@ -364,210 +370,153 @@ def _chunked_core(f, fprime, L, n, n_chunks):
     return core
 
 
-_TRAINABLE_WEIGHTS = (
-    "input_encoders",
-    "hidden_encoders",
-    "memory_encoders",
-    "input_kernel",
-    "hidden_kernel",
-    "memory_kernel",
-)
+# ------------------------------------------------------------------ the layer's glue
+def fast_activation_name(activation):
+    """The fast paths' name of a hidden activation, or ``None`` if they do not support it.
 
+    Parameters
+    ----------
+    activation : str, callable or None
+        A Keras activation (name or function, e.g. ``LMUCell.hidden_activation``);
+        ``None`` is the identity.
 
-def _init(name):
-    return keras.initializers.get(name)
-
-
-@keras.saving.register_keras_serializable(package="lmu")
-class FastLMU(keras.layers.Layer):
-    """The LMU (recurrent, paper parameterization) with the fused fast path.
-
-    Same arguments, weights and equations as ``lmu.LMU`` (see
-    ``contracts.md``), for the common case of one memory dimension:
-    ``hidden_activation`` one of "tanh", "linear", "sigmoid", "relu"; no
-    ``stateful``/``go_backwards``. Input (batch, T, n_in); output the last
-    hidden state (batch, units), or every step (batch, T, units) with
-    ``return_sequences``.
-
-    ``implementation="chunked"`` (default) advances the memory once per
-    ``chunk`` steps (:func:`chunked_lmu_sequence`, gradients by automatic
-    differentiation); ``"fused"`` runs one fused product per step with the
-    hand-written backward pass (:func:`fused_lmu_sequence`). Both compute the
-    cell's numbers (float32 round-off aside). On our 2-core CPU the chunked
-    path with ``chunk=8`` was the fastest for the paper's psMNIST network
-    (``benchmarks/lmu_speed.py``; XLA made little difference).
+    Returns
+    -------
+    str or None
+        One of ``"tanh"``, ``"linear"``, ``"sigmoid"``, ``"relu"``, or ``None``.
     """
+    if activation is None:
+        return "linear"
+    name = activation
+    if not isinstance(activation, str):
+        try:
+            name = keras.activations.serialize(activation)
+        except (ValueError, TypeError):
+            return None
+    return name if isinstance(name, str) and name in _ACTIVATIONS else None
 
-    def __init__(
-        self,
-        units,
-        order,
-        theta,
-        hidden_activation="tanh",
-        input_encoders_initializer="lecun_uniform",
-        hidden_encoders_initializer="lecun_uniform",
-        memory_encoders_initializer="zeros",
-        input_kernel_initializer="glorot_normal",
-        hidden_kernel_initializer="glorot_normal",
-        memory_kernel_initializer="glorot_normal",
-        trainable_input_encoders=True,
-        trainable_hidden_encoders=True,
-        trainable_memory_encoders=True,
-        trainable_input_kernel=True,
-        trainable_hidden_kernel=True,
-        trainable_memory_kernel=True,
-        trainable_A=False,
-        trainable_B=False,
-        discretizer="zoh",
-        use_bias=False,
-        bias_initializer="zeros",
-        return_sequences=False,
-        implementation="chunked",
-        chunk=8,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if implementation not in IMPLEMENTATIONS:
-            raise ValueError(
-                f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}"
-            )
-        self.implementation = implementation
-        self.chunk = check_order(chunk, "chunk")
-        self.units = check_order(units, "units")
-        self.order = check_order(order)
-        self.theta = check_theta(theta)
-        self.hidden_activation = _activation_name(hidden_activation)
-        self.discretizer = check_method(discretizer, "discretizer")
-        self.initializers = {
-            "input_encoders": input_encoders_initializer,
-            "hidden_encoders": hidden_encoders_initializer,
-            "memory_encoders": memory_encoders_initializer,
-            "input_kernel": input_kernel_initializer,
-            "hidden_kernel": hidden_kernel_initializer,
-            "memory_kernel": memory_kernel_initializer,
-            "bias": bias_initializer,
-        }
-        self.trainable_flags = {
-            "input_encoders": bool(trainable_input_encoders),
-            "hidden_encoders": bool(trainable_hidden_encoders),
-            "memory_encoders": bool(trainable_memory_encoders),
-            "input_kernel": bool(trainable_input_kernel),
-            "hidden_kernel": bool(trainable_hidden_kernel),
-            "memory_kernel": bool(trainable_memory_kernel),
-            "AT": bool(trainable_A),
-            "BT": bool(trainable_B),
-        }
-        self.use_bias = bool(use_bias)
-        if not isinstance(return_sequences, bool):
-            raise TypeError(f"return_sequences must be a bool, got {return_sequences!r}")
-        self.return_sequences = return_sequences
 
-    def build(self, input_shape):
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(f"FastLMU expects inputs (batch, T, n_in), got {input_shape}")
-        n_in, n, d = int(input_shape[-1]), self.units, self.order
-        A, B = legendre_system(d, self.theta)
-        Ad, Bd = discretize(A, B, dt=1.0, method=self.discretizer)
-        shapes = {
-            "input_encoders": (n_in, 1),
-            "hidden_encoders": (n, 1),
-            "memory_encoders": (d, 1),
-            "input_kernel": (n_in, n),
-            "hidden_kernel": (n, n),
-            "memory_kernel": (d, n),
-        }
-        for name, shape in shapes.items():
-            setattr(
-                self,
-                name,
-                self.add_weight(
-                    name=name,
-                    shape=shape,
-                    initializer=_init(self.initializers[name]),
-                    trainable=self.trainable_flags[name],
-                ),
-            )
-        self.AT = self.add_weight(
-            name="AT",
-            shape=(d, d),
-            initializer=keras.initializers.Constant((Ad - np.eye(d)).T),
-            trainable=self.trainable_flags["AT"],
+def _final_memory(m0, Af, Bt, u, chunk):
+    """The last memory ``m_T`` from the memory inputs ``u`` of every step.
+
+    ``m_t = m_{t-1} Ā_f + u_t B̄ᵀ`` (``e_m`` folded into ``Ā_f``), advanced
+    ``chunk`` steps at a time as ``m_{c+L} = m_c Ā_f^L + [u_{c+1} … u_{c+L}] R``
+    after the first ``T mod L`` single steps (one step at a time when ``T`` is
+    not known when the graph is built). Differentiated automatically.
+
+    Parameters
+    ----------
+    m0 : (B, d)
+    Af : (d, d), Bt : (1, d)
+    u : (T, B, 1)
+        ``x_t e_x + h_{t-1} e_h`` (time-major).
+    chunk : int
+
+    Returns
+    -------
+    m_T : (B, d)
+    """
+    steps = u.shape[0]
+    L = int(chunk) if steps is not None else 1
+    head = steps % L if steps is not None else 0
+    m = m0
+    for t in range(head):
+        m = tf.matmul(m, Af) + u[t] * Bt
+    rows, cur = [], Bt
+    for _ in range(L):
+        rows.append(cur)
+        cur = tf.matmul(cur, Af)
+    R = tf.concat(rows[::-1], axis=0)  # (L, d): row i = B̄ᵀ Ā_f^(L-1-i)
+    AfL = Af
+    for _ in range(L - 1):
+        AfL = tf.matmul(AfL, Af)
+    rest = u[head:, :, 0]  # (T - head, B)
+    U = tf.transpose(tf.reshape(rest, (-1, L, tf.shape(u)[1])), (0, 2, 1))  # (C, B, L)
+    return tf.foldl(lambda m, U_c: tf.matmul(m, AfL) + tf.matmul(U_c, R), U, initializer=m)
+
+
+def _fast_call(cell, inputs, implementation, chunk=8, initial_state=None, go_backwards=False,
+               final_memory=False):
+    """Run a built :class:`lmu.LMUCell` over a sequence with a fast path.
+
+    The one place where ``lmu.LMU`` meets :func:`chunked_lmu_sequence` and
+    :func:`fused_lmu_sequence`: it builds their arguments from the cell's
+    weights (with ``trainable_theta``, ``Ā`` and ``B̄`` from
+    ``cell.memory_matrices()``, so that ``theta`` gets its gradient through
+    them).
+
+    Parameters
+    ----------
+    cell : lmu.LMUCell
+        Built, with a hidden activation :func:`fast_activation_name` accepts.
+    inputs : tensor (B, T, n_in)
+    implementation : {"chunked", "fused"}
+    chunk : int
+        Steps per chunk of ``"chunked"``.
+    initial_state : [h0 (B, units), m0 (B, order)], optional
+        Zeros by default.
+    go_backwards : bool
+        Process the sequence from its last step to its first (the returned
+        sequence is in processing order, as ``keras.layers.RNN`` returns it).
+    final_memory : bool
+        Also compute the last memory ``m_T`` (``"fused"`` has it anyway;
+        ``"chunked"`` needs one extra pass over the memory, :func:`_final_memory`).
+
+    Returns
+    -------
+    hs : tensor (B, T, units)
+        Hidden state of every step.
+    h_last : tensor (B, units)
+    m_last : tensor (B, order) or None
+        ``None`` unless ``final_memory`` or ``implementation == "fused"``.
+    """
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+    activation = fast_activation_name(cell.hidden_activation)
+    if activation is None:
+        raise ValueError(f"hidden_activation {cell.hidden_activation!r} has no fast path")
+    x = tf.convert_to_tensor(inputs)
+    dtype = x.dtype
+    if go_backwards:
+        x = tf.reverse(x, axis=[1])
+
+    def read(weight):
+        return tf.cast(tf.convert_to_tensor(weight), dtype)
+
+    AT, BT = cell._cached_memory_matrices or cell.memory_matrices()
+    AT, Bt = read(AT), read(BT)
+    e_x, e_h, e_m = read(cell.input_encoders), read(cell.hidden_encoders), read(cell.memory_encoders)
+    W_x, W_h, W_m = read(cell.input_kernel), read(cell.hidden_kernel), read(cell.memory_kernel)
+    n, d = cell.units, cell.order
+    batch = tf.shape(x)[0]
+    if initial_state is None:
+        h0, m0 = tf.zeros((batch, n), dtype), tf.zeros((batch, d), dtype)
+    else:
+        h0, m0 = (read(s) for s in initial_state)
+    Abar = tf.eye(d, dtype=dtype) + AT
+    Af = Abar + tf.matmul(e_m, Bt)
+    xt = tf.transpose(x, (1, 0, 2))  # time-major (T, B, n_in)
+    m_last = None
+    if implementation == "chunked":
+        xw = tf.einsum("tbi,ij->tbj", xt, W_x)
+        if cell.bias is not None:
+            xw = xw + read(cell.bias)
+        ux = tf.einsum("tbi,ij->tbj", xt, e_x)
+        hs = chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw,
+                                  activation=activation, chunk=chunk)
+        if final_memory:
+            h_prev = tf.concat([h0[None], hs[:-1]], axis=0)
+            m_last = _final_memory(m0, Af, Bt, ux + tf.einsum("tbi,ij->tbj", h_prev, e_h), chunk)
+    else:
+        BW = tf.matmul(Bt, W_m)  # (1, n): B̄ᵀ W_m
+        Ka = tf.concat([W_h + tf.matmul(e_h, BW), tf.matmul(Af, W_m)], axis=0)
+        X = tf.concat([W_x + tf.matmul(e_x, BW), tf.matmul(e_x, Bt)], axis=1)  # (n_in, n + d)
+        xq = tf.einsum("tbi,ij->tbj", xt, X)
+        if cell.bias is not None:
+            xq = xq + tf.concat([read(cell.bias), tf.zeros((d,), dtype)], axis=0)
+        hs, ms = fused_lmu_sequence(
+            h0, m0, Ka, Abar, e_m, e_h, Bt, xq, activation=activation,
+            grad_Abar=cell.trainable_A or cell.trainable_theta,
         )
-        self.BT = self.add_weight(
-            name="BT",
-            shape=(1, d),
-            initializer=keras.initializers.Constant(Bd.T),
-            trainable=self.trainable_flags["BT"],
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                name="bias", shape=(n,), initializer=_init(self.initializers["bias"])
-            )
-
-    def call(self, inputs):
-        x = tf.convert_to_tensor(inputs)
-        batch = tf.shape(x)[0]
-        n, d = self.units, self.order
-        Abar = tf.eye(d, dtype=x.dtype) + self.AT
-        Bt = tf.convert_to_tensor(self.BT)
-        e_m = tf.convert_to_tensor(self.memory_encoders)
-        e_h = tf.convert_to_tensor(self.hidden_encoders)
-        e_x = tf.convert_to_tensor(self.input_encoders)
-        W_m = tf.convert_to_tensor(self.memory_kernel)
-        W_x = tf.convert_to_tensor(self.input_kernel)
-        Af = Abar + tf.matmul(e_m, Bt)
-        xt = tf.transpose(x, (1, 0, 2))  # time-major (T, B, n_in)
-        h0 = tf.zeros((batch, n), x.dtype)
-        m0 = tf.zeros((batch, d), x.dtype)
-        if self.implementation == "chunked":
-            xw = tf.einsum("tbi,ij->tbj", xt, W_x)
-            if self.use_bias:
-                xw = xw + self.bias
-            ux = tf.einsum("tbi,ij->tbj", xt, e_x)
-            hs = chunked_lmu_sequence(
-                h0, m0, tf.convert_to_tensor(self.hidden_kernel), e_h, W_m, Af, Bt, ux, xw,
-                activation=self.hidden_activation, chunk=self.chunk,
-            )
-        else:
-            BW = tf.matmul(Bt, W_m)  # (1, n): B̄ᵀ W_m
-            Ka = tf.concat([self.hidden_kernel + tf.matmul(e_h, BW), tf.matmul(Af, W_m)], axis=0)
-            X = tf.concat([W_x + tf.matmul(e_x, BW), tf.matmul(e_x, Bt)], axis=1)  # (n_in, n + d)
-            xq = tf.einsum("tbi,ij->tbj", xt, X)
-            if self.use_bias:
-                xq = xq + tf.concat([self.bias, tf.zeros((d,), x.dtype)], axis=0)
-            hs, _ = fused_lmu_sequence(
-                h0, m0, Ka, Abar, e_m, e_h, Bt, xq,
-                activation=self.hidden_activation, grad_Abar=self.trainable_flags["AT"],
-            )
-        if self.return_sequences:
-            return tf.transpose(hs, (1, 0, 2))
-        return hs[-1]
-
-    def compute_output_shape(self, input_shape):
-        if self.return_sequences:
-            return (input_shape[0], input_shape[1], self.units)
-        return (input_shape[0], self.units)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            units=self.units,
-            order=self.order,
-            theta=self.theta,
-            hidden_activation=self.hidden_activation,
-            discretizer=self.discretizer,
-            use_bias=self.use_bias,
-            return_sequences=self.return_sequences,
-            implementation=self.implementation,
-            chunk=self.chunk,
-            trainable_A=self.trainable_flags["AT"],
-            trainable_B=self.trainable_flags["BT"],
-        )
-        for name in self.initializers:
-            value = self.initializers[name]
-            config[f"{name}_initializer"] = (
-                value if isinstance(value, str) else keras.initializers.serialize(_init(value))
-            )
-        for name in _TRAINABLE_WEIGHTS:
-            config[f"trainable_{name}"] = self.trainable_flags[name]
-        return config
+        m_last = ms[-1]
+    return tf.transpose(hs, (1, 0, 2)), hs[-1], m_last

@@ -27,10 +27,14 @@ import keras
 import numpy as np
 from keras import ops
 
+from . import fast
 from ._validation import check_method, check_order, check_theta
 from .core import discretize, legendre_decoders, legendre_system
 
 __all__ = ["LMUCell", "LMU", "Legendre", "discrete_memory_matrices", "load_model"]
+
+# values of LMU's ``implementation``
+IMPLEMENTATIONS = ("auto", "cell", *fast.IMPLEMENTATIONS)
 
 _PACKAGE = "lmu"
 
@@ -462,7 +466,7 @@ def _check_sequence_rank(shape, name="inputs"):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class LMU(keras.layers.RNN):
-    """A recurrent layer of :class:`LMUCell`.
+    """A recurrent layer of :class:`LMUCell`, with a step loop or a fast path.
 
     Parameters
     ----------
@@ -479,7 +483,32 @@ class LMU(keras.layers.RNN):
     stateful : bool, default False
         Carry the last states of a batch over as the initial states of the next.
     unroll : bool, default False
-        Unroll the time loop (short sequences only).
+        Unroll the time loop (short sequences only; ``"cell"`` only).
+    implementation : {"auto", "cell", "chunked", "fused"}, default "auto"
+        How the sequence is computed; all give the same numbers (float32
+        round-off aside) and have the same weights.
+
+        - ``"cell"``: ``keras.layers.RNN``'s loop over :class:`LMUCell`, one
+          step at a time; supports everything.
+        - ``"chunked"``: the memory is advanced once per ``chunk`` steps and
+          the backward pass is written by hand
+          (:func:`lmu.fast.chunked_lmu_sequence`); the fastest on our CPU.
+        - ``"fused"``: one fused matrix product per step with a hand-written
+          backward pass (:func:`lmu.fast.fused_lmu_sequence`).
+        - ``"auto"``: ``"chunked"`` whenever the call allows it, else ``"cell"``.
+
+        The fast paths support ``return_sequences``, ``return_state``,
+        ``go_backwards``, ``stateful``, ``keras.layers.Bidirectional``, an
+        ``initial_state``, ``use_bias``, trainable ``A``, ``B`` and ``theta``,
+        float32 and float64, XLA (``jit_compile``), and a time axis of unknown
+        length. They do not support a ``hidden_activation`` other than
+        "tanh", "linear", "sigmoid" and "relu", ``unroll=True``, a mixed
+        precision dtype policy, or a mask: ``"auto"`` then uses ``"cell"``,
+        and an explicit ``"chunked"``/``"fused"`` raises a ``ValueError``
+        naming the option (when the layer is made; for a mask, when it is
+        called).
+    chunk : int, default 8
+        Steps per chunk of ``"chunked"`` (>= 1; need not divide the length).
     **kwargs
         Every other :class:`LMUCell` argument (initializers, trainable flags,
         ``discretizer``, ``use_bias``, ...) and the usual layer arguments
@@ -490,7 +519,9 @@ class LMU(keras.layers.RNN):
     Works inside ``keras.layers.Bidirectional``. Compared with
     ``keras.layers.RNN(LMUCell(...))`` the results are identical; with
     ``trainable_theta`` this layer computes the discretization of ``theta``
-    once per sequence instead of once per step.
+    once per sequence instead of once per step. With ``return_state`` or
+    ``stateful``, ``"chunked"`` needs the last memory ``m_T``, which costs one
+    extra pass over the memory (once per chunk).
     """
 
     def __init__(
@@ -503,8 +534,15 @@ class LMU(keras.layers.RNN):
         go_backwards=False,
         stateful=False,
         unroll=False,
+        implementation="auto",
+        chunk=8,
         **kwargs,
     ):
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(
+                f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}"
+            )
+        chunk = check_order(chunk, "chunk")
         cell_kwargs = {key: kwargs.pop(key) for key in _CELL_ARGS if key in kwargs}
         cell = LMUCell(
             units,
@@ -523,6 +561,10 @@ class LMU(keras.layers.RNN):
             unroll=unroll,
             **kwargs,
         )
+        self.implementation = implementation
+        self.chunk = chunk
+        if implementation in fast.IMPLEMENTATIONS:
+            self._check_fast_path(implementation)
 
     @property
     def units(self):
@@ -536,6 +578,41 @@ class LMU(keras.layers.RNN):
     def theta(self):
         return self.cell.theta
 
+    # ------------------------------------------------------------ fast paths
+    def _fast_path_obstacle(self, mask=None):
+        """The option that keeps this call off the fast paths (a phrase), or ``None``."""
+        if fast.fast_activation_name(self.cell.hidden_activation) is None:
+            name = keras.activations.serialize(self.cell.hidden_activation)
+            return f"hidden_activation={name!r} (only 'tanh', 'linear', 'sigmoid', 'relu')"
+        if self.unroll:
+            return "unroll=True"
+        policy = self.dtype_policy
+        if policy.compute_dtype not in ("float32", "float64") or (
+            policy.variable_dtype != policy.compute_dtype
+        ):
+            return f"dtype policy {policy.name!r} (only float32 or float64)"
+        if mask is not None:
+            return "a mask (masked time steps)"
+        return None
+
+    def _check_fast_path(self, implementation, mask=None):
+        obstacle = self._fast_path_obstacle(mask)
+        if obstacle is not None:
+            raise ValueError(
+                f"implementation={implementation!r} does not support {obstacle}; "
+                "use implementation='auto' (falls back to 'cell') or 'cell'"
+            )
+
+    def _resolve_implementation(self, mask=None):
+        """The implementation a call with this ``mask`` uses: "cell", "chunked" or "fused"."""
+        if self.implementation == "cell":
+            return "cell"
+        if self.implementation == "auto":
+            return "cell" if self._fast_path_obstacle(mask) is not None else "chunked"
+        self._check_fast_path(self.implementation, mask)
+        return self.implementation
+
+    # ------------------------------------------------------------------ call
     def build(self, sequences_shape, initial_state_shape=None):
         _check_sequence_rank(sequences_shape)
         super().build(sequences_shape, initial_state_shape)
@@ -550,6 +627,24 @@ class LMU(keras.layers.RNN):
         finally:
             object.__setattr__(self.cell, "_cached_memory_matrices", None)
 
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        """``keras.layers.RNN``'s time loop, or a fast path (see ``implementation``)."""
+        implementation = self._resolve_implementation(mask)
+        if implementation == "cell":
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        hs, h_last, m_last = fast._fast_call(
+            self.cell,
+            sequences,
+            implementation,
+            self.chunk,
+            initial_state=initial_state,
+            go_backwards=self.go_backwards,
+            final_memory=self.return_state or self.stateful,
+        )
+        outputs = hs if self.return_sequences else h_last[:, None]
+        return h_last, outputs, [h_last] if m_last is None else [h_last, m_last]
+
+    # ---------------------------------------------------------------- config
     def get_config(self):
         config = super().get_config()
         cell_config = config.pop("cell")["config"]
@@ -557,6 +652,8 @@ class LMU(keras.layers.RNN):
             units=self.cell.units,
             order=self.cell.order,
             theta=self.cell.theta,
+            implementation=self.implementation,
+            chunk=self.chunk,
             **{key: cell_config[key] for key in _CELL_ARGS},
         )
         return config

@@ -18,6 +18,8 @@ tf = pytest.importorskip("tensorflow")
 from lmu.layers import LMU, Legendre, LMUCell, discrete_memory_matrices  # noqa: E402
 
 N_IN, UNITS, ORDER, THETA, T, BATCH = 3, 5, 4, 6.0, 12, 2
+# LMU's ways to run the sequence (tests/test_fast.py compares them in depth)
+IMPLEMENTATIONS = ["cell", "chunked", "fused"]
 
 
 def _randomize(cell, rng, skip=("AT", "BT", "log_theta")):
@@ -94,12 +96,14 @@ def test_cell_step_by_step_equals_reference(rng, use_bias, activation):
     np.testing.assert_allclose(np.stack(ms, 1), m_ref, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("discretizer", ["zoh", "euler"])
-def test_lmu_layer_float64_equals_reference(rng, discretizer):
+def test_lmu_layer_float64_equals_reference(rng, discretizer, implementation):
     layer = LMU(
         UNITS,
         ORDER,
         THETA,
+        implementation=implementation,
         discretizer=discretizer,
         use_bias=True,
         return_sequences=True,
@@ -169,23 +173,26 @@ def test_psmnist_cell_parameter_counts():
 
 
 # ---------------------------------------------------------------- RNN options
-def test_return_sequences_and_state_shapes(rng):
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_return_sequences_and_state_shapes(rng, implementation):
     x = _x(rng)
-    assert LMU(UNITS, ORDER, THETA)(x).shape == (BATCH, UNITS)
-    assert LMU(UNITS, ORDER, THETA, return_sequences=True)(x).shape == (BATCH, T, UNITS)
-    out, h, m = LMU(UNITS, ORDER, THETA, return_sequences=True, return_state=True)(x)
+    kw = dict(implementation=implementation)
+    assert LMU(UNITS, ORDER, THETA, **kw)(x).shape == (BATCH, UNITS)
+    assert LMU(UNITS, ORDER, THETA, return_sequences=True, **kw)(x).shape == (BATCH, T, UNITS)
+    out, h, m = LMU(UNITS, ORDER, THETA, return_sequences=True, return_state=True, **kw)(x)
     assert out.shape == (BATCH, T, UNITS)
     assert h.shape == (BATCH, UNITS) and m.shape == (BATCH, ORDER)
     np.testing.assert_array_equal(np.asarray(out[:, -1]), np.asarray(h))
     # symbolic shapes in a functional model
-    y = LMU(UNITS, ORDER, THETA, return_state=True)(keras.Input((None, N_IN)))
+    y = LMU(UNITS, ORDER, THETA, return_state=True, **kw)(keras.Input((None, N_IN)))
     assert [tuple(t.shape) for t in y] == [(None, UNITS), (None, UNITS), (None, ORDER)]
 
 
-def test_stateful_carries_state(rng):
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_stateful_carries_state(rng, implementation):
     x = _x(rng, steps=10)
-    ref = LMU(UNITS, ORDER, THETA, return_state=True)
-    stateful = LMU(UNITS, ORDER, THETA, stateful=True)
+    ref = LMU(UNITS, ORDER, THETA, return_state=True, implementation="cell")
+    stateful = LMU(UNITS, ORDER, THETA, stateful=True, implementation=implementation)
     ref(x)
     stateful(x[:, :4])
     _randomize(ref.cell, rng)
@@ -202,10 +209,11 @@ def test_stateful_carries_state(rng):
     )
 
 
-def test_go_backwards_equals_reversed_input(rng):
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_go_backwards_equals_reversed_input(rng, implementation):
     x = _x(rng)
-    fwd = LMU(UNITS, ORDER, THETA)
-    bwd = LMU(UNITS, ORDER, THETA, go_backwards=True)
+    fwd = LMU(UNITS, ORDER, THETA, implementation="cell")
+    bwd = LMU(UNITS, ORDER, THETA, go_backwards=True, implementation=implementation)
     fwd(x)
     bwd(x)
     _randomize(fwd.cell, rng)
@@ -214,13 +222,17 @@ def test_go_backwards_equals_reversed_input(rng):
     assert not np.allclose(np.asarray(bwd(x)), np.asarray(fwd(x)), atol=1e-3)
 
 
-def test_bidirectional(rng):
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_bidirectional(rng, implementation):
     x = _x(rng)
-    bi = keras.layers.Bidirectional(LMU(UNITS, ORDER, THETA, return_sequences=True))
+    bi = keras.layers.Bidirectional(
+        LMU(UNITS, ORDER, THETA, return_sequences=True, implementation=implementation)
+    )
     y = np.asarray(bi(x))
     assert y.shape == (BATCH, T, 2 * UNITS)
     assert isinstance(bi.backward_layer, LMU) and bi.backward_layer.go_backwards
-    single = LMU(UNITS, ORDER, THETA, return_sequences=True)
+    assert bi.backward_layer.implementation == implementation
+    single = LMU(UNITS, ORDER, THETA, return_sequences=True, implementation="cell")
     single(x)
     single.set_weights(bi.forward_layer.get_weights())
     np.testing.assert_allclose(y[..., :UNITS], np.asarray(single(x)), atol=1e-6)
@@ -232,7 +244,8 @@ def test_bidirectional(rng):
 def _model_with_every_option():
     inp = keras.Input((T, N_IN))
     y = keras.layers.Bidirectional(
-        LMU(UNITS, ORDER, THETA, return_sequences=True, memory_kernel_initializer=Legendre())
+        LMU(UNITS, ORDER, THETA, return_sequences=True, memory_kernel_initializer=Legendre(),
+            chunk=5)
     )(inp)
     y = keras.layers.RNN(
         LMUCell(
@@ -248,7 +261,8 @@ def _model_with_every_option():
         ),
         return_sequences=True,
     )(y)
-    y = LMU(2, 3, 5.0, trainable_A=True, trainable_B=True, go_backwards=True)(y)
+    y = LMU(2, 3, 5.0, trainable_A=True, trainable_B=True, go_backwards=True,
+            implementation="fused")(y)
     return keras.Model(inp, keras.layers.Dense(1)(y))
 
 
@@ -513,6 +527,22 @@ def test_bad_arguments(cls, kwargs, exc, name):
     args.update(kwargs)
     with pytest.raises(exc, match=name):
         cls(**args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, name",
+    [
+        (dict(implementation="scan"), ValueError, "implementation"),
+        (dict(implementation=None), ValueError, "implementation"),
+        (dict(chunk=0), ValueError, "chunk"),
+        (dict(chunk=2.5), TypeError, "chunk"),
+        (dict(implementation="chunked", unroll=True), ValueError, "unroll"),
+        (dict(implementation="fused", hidden_activation="elu"), ValueError, "hidden_activation"),
+    ],
+)
+def test_bad_implementation_arguments(kwargs, exc, name):
+    with pytest.raises(exc, match=name):
+        LMU(UNITS, ORDER, THETA, **kwargs)
 
 
 def test_wrong_input_rank(rng):
