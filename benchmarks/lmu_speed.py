@@ -12,8 +12,9 @@ prints a table. Cases (``--cases``, comma separated):
 ``psmnist_recurrent``
     The paper's psMNIST network (batch 100, 784 steps, order 256, 212 units,
     hidden → memory feedback, then Dense(10)): time of one training step
-    (``train_on_batch``, Adam). Ours: :class:`lmu.fast.FastLMU`, and the
-    reference layer ``lmu.LMU``; theirs: ``keras_lmu.LMU(memory_d=1,
+    (``train_on_batch``, Adam). Ours: ``lmu.LMU`` with each
+    ``implementation``: ``"chunked"`` (the default's choice), ``"fused"`` and
+    ``"cell"`` (the step loop); theirs: ``keras_lmu.LMU(memory_d=1,
     order=256, theta=784, hidden_cell=SimpleRNNCell(212),
     hidden_to_memory=True, memory_to_memory=True, input_to_hidden=True)``.
 ``psmnist_feedforward``
@@ -36,13 +37,23 @@ Every repetition runs each variant once, in turn, in the same process, so
 the variants see the same machine load; the JSON keeps every time, the median
 and the ratios, with the load average (the machine is shared) before and
 after each case.
+
+Variants are named ``<who>_<how>[xla|no-xla]``: ``ours_chunked``,
+``ours_fused``, ``ours_cell`` are ``lmu.LMU(implementation="chunked" |
+"fused" | "cell")``; ``ours_matmul``, ``ours_fft`` are ``lmu.LMUFeedforward``;
+``keras_lmu*`` are keras-lmu's layers; ``xla`` means the model was compiled with
+``jit_compile=True``. Results written before ``lmu.FastLMU`` became
+``lmu.LMU(implementation=...)`` call them ``ours_fast``, ``ours_fast_fused``
+and ``ours_reference``: :func:`canonical` renames them.
 """
 
 import argparse
+import copy
 import json
 import os
 import pathlib
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -55,6 +66,34 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 CASES = ("psmnist_recurrent", "psmnist_feedforward", "inference", "capacity")
 BATCH, STEPS, ORDER, UNITS = 100, 784, 256, 212
+
+# variant names of results written while the fast layer was lmu.fast.FastLMU
+LEGACY_VARIANTS = {
+    "ours_fast_fused": "ours_fused",  # FastLMU(implementation="fused")
+    "ours_fast": "ours_chunked",  # FastLMU() (chunked)
+    "ours_reference": "ours_cell",  # lmu.LMU, then always the step loop
+}
+_LEGACY = re.compile(r"\b(" + "|".join(LEGACY_VARIANTS) + r")(?=\[)")
+
+
+def canonical(payload):
+    """A copy of a results payload with the old variant names replaced by the current ones.
+
+    Renames every key and string value (result names, ratio names, the
+    ``best`` entries) that contains ``ours_fast[``, ``ours_fast_fused[`` or
+    ``ours_reference[`` (see :data:`LEGACY_VARIANTS`); current names are left alone.
+    """
+
+    def rename(obj):
+        if isinstance(obj, str):
+            return _LEGACY.sub(lambda m: LEGACY_VARIANTS[m.group(1)], obj)
+        if isinstance(obj, dict):
+            return {rename(k): rename(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [rename(v) for v in obj]
+        return obj
+
+    return rename(copy.deepcopy(payload))
 
 
 def _load():
@@ -97,7 +136,7 @@ class _Clock:
 def _recurrent_models(which):
     import keras
 
-    from lmu.fast import FastLMU
+    import lmu
 
     def head(layer):
         inp = keras.Input((STEPS, 1))
@@ -113,16 +152,11 @@ def _recurrent_models(which):
         memory_kernel_initializer="glorot_normal",
     )
     out = {}
-    if "ours_fast" in which:
-        out["ours_fast"] = lambda: head(FastLMU(UNITS, ORDER, float(STEPS), **paper_init))
-    if "ours_fast_fused" in which:
-        out["ours_fast_fused"] = lambda: head(
-            FastLMU(UNITS, ORDER, float(STEPS), implementation="fused", **paper_init)
-        )
-    if "ours_reference" in which:
-        import lmu
-
-        out["ours_reference"] = lambda: head(lmu.LMU(UNITS, ORDER, float(STEPS), **paper_init))
+    for implementation in ("chunked", "fused", "cell"):
+        if f"ours_{implementation}" in which:
+            out[f"ours_{implementation}"] = lambda implementation=implementation: head(
+                lmu.LMU(UNITS, ORDER, float(STEPS), implementation=implementation, **paper_init)
+            )
     if "keras_lmu" in which:
         import keras_lmu
 
@@ -248,32 +282,18 @@ def _ratios(res, ours, theirs, key="median_s"):
     }
 
 
-def _reference_available():
-    try:
-        import lmu
-
-        lmu.LMU  # noqa: B018
-        return True
-    except Exception:  # the keras helper's layer may not exist yet
-        return False
-
-
 def case_psmnist_recurrent(reps, quick):
-    names = ["ours_fast", "ours_fast_fused", "keras_lmu"]
-    if _reference_available():
-        names.append("ours_reference")
-    models = _recurrent_models(names)
+    models = _recurrent_models(["ours_chunked", "ours_fused", "ours_cell", "keras_lmu"])
     # Keras' default on a CPU is no XLA; every variant runs both ways except the
-    # fused path (XLA only) and the reference layer (Keras' default only)
+    # fused path (XLA only) and the step loop (Keras' default only)
     builders = {
-        "ours_fast[no-xla]": (models["ours_fast"], False),
-        "ours_fast[xla]": (models["ours_fast"], True),
-        "ours_fast_fused[xla]": (models["ours_fast_fused"], True),
+        "ours_chunked[no-xla]": (models["ours_chunked"], False),
+        "ours_chunked[xla]": (models["ours_chunked"], True),
+        "ours_fused[xla]": (models["ours_fused"], True),
         "keras_lmu[no-xla]": (models["keras_lmu"], False),
         "keras_lmu[xla]": (models["keras_lmu"], True),
+        "ours_cell[no-xla]": (models["ours_cell"], False),
     }
-    if "ours_reference" in models:
-        builders["ours_reference[no-xla]"] = (models["ours_reference"], False)
     res = _time_training(builders, reps)
     theirs = [k for k in res if k.startswith("keras_lmu")]
     ours = [k for k in res if k.startswith("ours")]
@@ -313,11 +333,11 @@ def case_psmnist_feedforward(reps, quick):
 
 
 def case_inference(reps, quick):
-    rec = _recurrent_models(["ours_fast", "keras_lmu"])
+    rec = _recurrent_models(["ours_chunked", "keras_lmu"])
     ff = _feedforward_models(["ours_matmul", "keras_lmu_fft", "keras_lmu_raw"])
     builders = {
-        "recurrent/ours_fast[no-xla]": (rec["ours_fast"], False),
-        "recurrent/ours_fast[xla]": (rec["ours_fast"], True),
+        "recurrent/ours_chunked[no-xla]": (rec["ours_chunked"], False),
+        "recurrent/ours_chunked[xla]": (rec["ours_chunked"], True),
         "recurrent/keras_lmu[no-xla]": (rec["keras_lmu"], False),
         "feedforward/ours_matmul[no-xla]": (ff["ours_matmul"], False),
         "feedforward/keras_lmu_fft[no-xla]": (ff["keras_lmu_fft"], False),
@@ -329,8 +349,8 @@ def case_inference(reps, quick):
         "results": res,
         "ratios": {
             "recurrent keras_lmu/ours": res["recurrent/keras_lmu[no-xla]"]["median_s"]
-            / min(res["recurrent/ours_fast[no-xla]"]["median_s"],
-                  res["recurrent/ours_fast[xla]"]["median_s"]),
+            / min(res["recurrent/ours_chunked[no-xla]"]["median_s"],
+                  res["recurrent/ours_chunked[xla]"]["median_s"]),
             "feedforward keras_lmu_fft/ours": res["feedforward/keras_lmu_fft[no-xla]"]["median_s"]
             / res["feedforward/ours_matmul[no-xla]"]["median_s"],
         },
@@ -448,7 +468,8 @@ def _versions():
 
 
 def format_table(payload):
-    """A Markdown table of the medians and ratios in a results payload."""
+    """A Markdown table of the medians and ratios in a results payload (current variant names)."""
+    payload = canonical(payload)
     lines = ["| case | variant | median wall | min wall | median CPU | note |",
              "| --- | --- | --- | --- | --- | --- |"]
     for case, res in payload["cases"].items():
@@ -500,7 +521,7 @@ def main(argv=None):
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     out = pathlib.Path(args.out) if args.out else (
         RESULTS / "quick" / "lmu_speed.json" if args.quick else RESULTS / "lmu_speed.json")
-    payload = json.loads(out.read_text()) if out.exists() else {"cases": {}}
+    payload = canonical(json.loads(out.read_text())) if out.exists() else {"cases": {}}
     payload.setdefault("cases", {})
     for case in cases:
         print(f"{case} (load {_load()})", flush=True)

@@ -492,7 +492,8 @@ class LMU(keras.layers.RNN):
           step at a time; supports everything.
         - ``"chunked"``: the memory is advanced once per ``chunk`` steps and
           the backward pass is written by hand
-          (:func:`lmu.fast.chunked_lmu_sequence`); the fastest on our CPU.
+          (:func:`lmu.fast.chunked_lmu_sequence`); the fewest products per
+          step (the Performance chapter shows the measured times).
         - ``"fused"``: one fused matrix product per step with a hand-written
           backward pass (:func:`lmu.fast.fused_lmu_sequence`).
         - ``"auto"``: ``"chunked"`` whenever the call allows it, else ``"cell"``.
