@@ -385,15 +385,12 @@ def fast_activation_name(activation):
     str or None
         One of ``"tanh"``, ``"linear"``, ``"sigmoid"``, ``"relu"``, or ``None``.
     """
-    if activation is None:
-        return "linear"
-    name = activation
-    if not isinstance(activation, str):
-        try:
-            name = keras.activations.serialize(activation)
-        except (ValueError, TypeError):
-            return None
-    return name if isinstance(name, str) and name in _ACTIVATIONS else None
+    if isinstance(activation, str):
+        return activation if activation in _ACTIVATIONS else None
+    for name in _ACTIVATIONS:  # Keras' own functions (what keras.activations.get returns)
+        if activation is keras.activations.get(name) or (activation is None and name == "linear"):
+            return name
+    return None
 
 
 def _final_memory(m0, Af, Bt, u, chunk):

@@ -2,6 +2,8 @@
 
 This module imports Keras (and with it TensorFlow); ``import lmu`` loads it
 lazily, on first use of ``lmu.LMUCell``, ``lmu.LMU`` or ``lmu.Legendre``.
+``lmu.LMU`` runs the cell with Keras' step loop or, by default when it can,
+with a fast path of :mod:`lmu.fast` (its ``implementation`` argument).
 
 The cell is the paper's exact parameterization (Voelker, Kajić & Eliasmith,
 2019; ``paper-protocols.md`` §2). For an input ``x_t`` (``n_in`` features),
@@ -503,7 +505,8 @@ class LMU(keras.layers.RNN):
         ``initial_state``, ``use_bias``, trainable ``A``, ``B`` and ``theta``,
         float32 and float64, XLA (``jit_compile``), and a time axis of unknown
         length. They do not support a ``hidden_activation`` other than
-        "tanh", "linear", "sigmoid" and "relu", ``unroll=True``, a mixed
+        "tanh", "linear", "sigmoid" and "relu" (by name or as Keras' own
+        functions), ``unroll=True``, a mixed
         precision dtype policy, or a mask: ``"auto"`` then uses ``"cell"``,
         and an explicit ``"chunked"``/``"fused"`` raises a ``ValueError``
         naming the option (when the layer is made; for a mask, when it is
@@ -517,9 +520,12 @@ class LMU(keras.layers.RNN):
 
     Notes
     -----
-    Works inside ``keras.layers.Bidirectional``. Compared with
-    ``keras.layers.RNN(LMUCell(...))`` the results are identical; with
-    ``trainable_theta`` this layer computes the discretization of ``theta``
+    Works inside ``keras.layers.Bidirectional``. With ``implementation="cell"``
+    the results are identical to ``keras.layers.RNN(LMUCell(...))``'s; the fast
+    paths agree with them to float32 round-off (which the recurrence can
+    amplify when the hidden units saturate), and may differ from themselves by
+    round-off between a graph built for a known batch size and one for any.
+    With ``trainable_theta`` this layer computes the discretization of ``theta``
     once per sequence instead of once per step. With ``return_state`` or
     ``stateful``, ``"chunked"`` needs the last memory ``m_T``, which costs one
     extra pass over the memory (once per chunk).
@@ -582,8 +588,9 @@ class LMU(keras.layers.RNN):
     # ------------------------------------------------------------ fast paths
     def _fast_path_obstacle(self, mask=None):
         """The option that keeps this call off the fast paths (a phrase), or ``None``."""
-        if fast.fast_activation_name(self.cell.hidden_activation) is None:
-            name = keras.activations.serialize(self.cell.hidden_activation)
+        activation = self.cell.hidden_activation
+        if fast.fast_activation_name(activation) is None:
+            name = getattr(activation, "__name__", activation)
             return f"hidden_activation={name!r} (only 'tanh', 'linear', 'sigmoid', 'relu')"
         if self.unroll:
             return "unroll=True"

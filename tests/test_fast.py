@@ -256,6 +256,7 @@ def test_auto_is_chunked_when_possible(x):
 
 @pytest.mark.parametrize("kwargs, option", [
     (dict(hidden_activation="softplus"), "hidden_activation"),
+    (dict(hidden_activation=lambda z: 0.5 * z), "hidden_activation"),
     (dict(unroll=True), "unroll"),
     (dict(dtype="mixed_float16"), "dtype policy"),
 ])
