@@ -18,6 +18,7 @@ from .core import (
     nrmse,
     pade_delay,
     simulate_memory,
+    steady_state_nrmse,
     system_eigenvalues,
 )
 from .mode import get_mode, set_mode
@@ -51,6 +52,7 @@ __all__ = [
     "delayed",
     "system_eigenvalues",
     "euler_max_stable_dt",
+    "steady_state_nrmse",
     "get_mode",
     "set_mode",
     *_LAZY,

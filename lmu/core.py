@@ -46,6 +46,7 @@ __all__ = [
     "nrmse",
     "system_eigenvalues",
     "euler_max_stable_dt",
+    "steady_state_nrmse",
 ]
 
 
@@ -383,7 +384,9 @@ def delay_error(order, theta_freq, delay=1.0):
     r = float(check_delays(delay)[0]) if np.ndim(delay) == 0 else None
     if r is None:
         raise ValueError("delay must be a single fraction in [0, 1]")
-    H = delay_transfer(order, [r], tf.ravel(), theta=1.0)[:, 0]
+    order = check_order(order)
+    readout = legendre_decoders(order, [r])[0]
+    H = _readout_transfer([order], readout, tf.ravel())[0]  # = delay_transfer(order, [r], tf, 1)
     ideal = np.exp(-2j * np.pi * tf.ravel() * r)
     return np.abs(H - ideal).reshape(tf.shape)
 
@@ -467,3 +470,139 @@ def euler_max_stable_dt(order, theta):
     if np.any(lam.real >= 0):
         raise ValueError("the continuous system has an eigenvalue with Re >= 0")
     return float(np.min(-2 * lam.real / np.abs(lam) ** 2))
+
+
+def _readout_transfer(orders, readout, theta_freq):
+    """Transfer functions ``readout[:d] @ (i w theta I - A~)^{-1} B~`` of several memories.
+
+    Parameters
+    ----------
+    orders : sequence of int
+        Memory orders ``d``, in decreasing order.
+    readout : ndarray, shape (orders[0],)
+        Readout weights of the states; the order-``d`` memory uses the
+        first ``d`` (for a delay, ``P~_i(r)``, which does not depend on ``d``).
+    theta_freq : ndarray, shape (n,)
+        Frequencies times the window, ``theta f >= 0``.
+
+    Returns
+    -------
+    ndarray of complex, shape (len(orders), n)
+
+    Notes
+    -----
+    With ``g_i = s theta / (2i + 1)``, the rows of ``(s I - A) x = B`` reduce to
+    the three-term recurrence ``g_i x_i + 2 x_{i+1} - g_{i+2} x_{i+2} = 0``
+    (``i <= d - 3``), the last condition ``g_{d-2} x_{d-2} + (g_{d-1} + 2)
+    x_{d-1} = 0`` and the first row ``(g_0 + 1) x_0 + sum_{j>0} x_j = 1``. The
+    recurrence runs downwards from ``x_{d-1} = 1`` (the stable direction: the
+    states decay with ``i``), for every order and frequency at once, while
+    the readout and the normalising sum accumulate; it agrees with solving
+    the linear systems (:func:`delay_transfer`) to about 1e-14.
+    """
+    nu = np.asarray(theta_freq, dtype=float)
+    top = orders[0]
+    n_orders = len(orders)
+    zero = nu == 0
+    s = 2j * np.pi * np.where(zero, 1.0, nu)
+    inv = 1.0 / (2 * np.arange(top) + 1)  # g_i = s * inv[i]
+    two_over_s = 2.0 / s
+    shape = (n_orders, nu.size)
+    x1 = np.zeros(shape, dtype=complex)  # x_{i+1}
+    x2 = np.zeros(shape, dtype=complex)  # x_{i+2}
+    total = np.zeros(shape, dtype=complex)  # sum_{j >= i} x_j
+    out = np.zeros(shape, dtype=complex)  # sum_{j >= i} readout_j x_j
+    for i in range(top - 1, -1, -1):
+        new = np.zeros(shape, dtype=complex)
+        inner = sum(1 for d in orders if d - 3 >= i)  # a prefix (decreasing orders)
+        if inner:
+            step = x1[:inner] * ((2 * i + 1) * two_over_s)
+            np.subtract((inv[i + 2] / inv[i]) * x2[:inner], step, out=new[:inner])
+        for o, d in enumerate(orders):
+            if d - 2 == i:
+                new[o] = -(s * inv[i + 1] + 2.0) / (s * inv[i]) * x1[o]
+            elif d - 1 == i:
+                new[o] = 1.0
+        total += new
+        out += readout[i] * new
+        if i % 8 == 0:  # keep the growing (unnormalised) states finite
+            size = np.abs(new)
+            big = size > 1e100
+            if big.any():
+                for a in (new, x1, total, out):
+                    a[big] /= size[big]
+        x2, x1 = x1, new
+    out /= s * inv[0] * x1 + total
+    out[:, zero] = readout[0]  # at s = 0 the memory holds the constant: m = e_0
+    return out
+
+
+def steady_state_nrmse(u, orders, theta, dt=1.0, delay=1.0):
+    """Steady-state NRMSE of the delay readout, from the input's spectrum.
+
+    Treats ``u`` as one period of a periodic (stationary) input and the
+    memory as the continuous system of :func:`legendre_system`, so no start-up
+    transient enters: with the discrete Fourier transform ``U_k`` of ``u`` at
+    the frequencies ``f_k = k / (T dt)``,
+
+    ``NRMSE**2 = sum_k |U_k|**2 |H_d(f_k) - exp(-2 pi i f_k theta')|**2 / sum_k |U_k|**2``
+
+    where ``H_d`` is the readout's transfer function (:func:`delay_transfer`)
+    and ``theta' = delay * theta``. For a long stationary input this is the
+    NRMSE that :func:`simulate_memory` gives once the window has filled; it
+    costs one FFT and a recurrence over the states for all orders at once.
+
+    Parameters
+    ----------
+    u : array_like, shape (T,)
+        One period of the input, sampled every ``dt``.
+    orders : int or sequence of int
+        Memory orders ``d`` (each >= 1).
+    theta : float
+        Window length, in the unit of ``dt``.
+    dt : float, default 1.0
+        Sampling step.
+    delay : float, default 1.0
+        Decoded delay as a fraction ``theta' / theta`` in [0, 1].
+
+    Returns
+    -------
+    float or ndarray, shape (len(orders),)
+        The steady-state NRMSE of each order (a float for a single order).
+
+    Raises
+    ------
+    ValueError
+        For bad arguments, or an input that is zero everywhere.
+    """
+    u = check_finite_array(u, "u", ndim=1)
+    single = np.ndim(orders) == 0
+    orders = [check_order(d, "orders") for d in np.atleast_1d(orders)]
+    theta = check_theta(theta)
+    dt = check_dt(dt)
+    r = check_delays(delay, "delay")
+    if r.size != 1:
+        raise ValueError("delay must be a single fraction in [0, 1]")
+    r = float(r[0])
+    steps = u.size
+    U = np.fft.rfft(u)
+    weight = np.full(U.size, 2.0)  # the negative frequencies mirror the positive ones
+    weight[0] = 1.0
+    if steps % 2 == 0:
+        weight[-1] = 1.0
+    power = weight * np.abs(U) ** 2
+    total = power.sum()
+    if total == 0:
+        raise ValueError("u is zero everywhere: the NRMSE is undefined")
+    # frequencies without power cannot contribute (error amplitudes are < 3)
+    keep = np.nonzero(power > 1e-30 * total)[0]
+    power = power[keep]
+    nu = theta * keep / (steps * dt)  # theta * f_k
+    unique = sorted(set(orders), reverse=True)
+    readout = legendre_decoders(unique[0], [r])[0]  # P~_i(r) does not depend on d
+    H = _readout_transfer(unique, readout, nu)  # (orders, F)
+    ideal = np.exp(-2j * np.pi * nu * r)
+    errors = np.sqrt((np.abs(H - ideal) ** 2 * power).sum(axis=1) / total)
+    by_order = dict(zip(unique, errors))
+    out = np.array([by_order[d] for d in orders])
+    return float(out[0]) if single else out

@@ -31,6 +31,7 @@ import PIL.Image
 import lmu
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 
 __all__ = ["Explorer", "BACKENDS"]
 
@@ -121,8 +122,24 @@ class Explorer:
     cpu_timings : dict
         The same phases in CPU time of this process (less sensitive to other
         load on the machine).
-    last_redraw : {"full", "blit"}
-        How the last update was drawn.
+    last_redraw : {"full", "axes", "data", "blit"}
+        How the last update was drawn: ``"full"``, the whole figure;
+        ``"axes"``, only the axes whose ticks or labels changed, then the
+        layers below; ``"data"``, the data and fast layers over the kept
+        static background; ``"blit"``, only the fast layer.
+
+    Notes
+    -----
+    The figure is drawn in three layers, so that an update redraws only what
+    it changed. The *static* layer (frames, ticks, labels: all text that
+    depends only on the axes limits) is kept as a pixel buffer after a draw;
+    the *data* layer (``_data_artists()``: curves, images, patches that
+    change with the parameters) is drawn over it and the result is kept too;
+    the *fast* layer (``_fast_artists()``: what ``_fast_params`` change) is
+    drawn last. When an update changes an axes' limits or tick labels
+    (``_set_limits``, ``_mark_dirty``), only that axes is cleared and redrawn
+    inside its own cell of the figure. Saved figures (``savefig``) draw every
+    artist in the usual z-order.
     """
 
     #: Controls cheap enough to follow a drag (continuous_update) when the
@@ -131,6 +148,9 @@ class Explorer:
     _live_params = frozenset()
     #: Parameters whose change touches only ``_fast_artists()`` (redrawn by blitting).
     _fast_params = frozenset()
+    #: Pixels by which an axes' cell (the region cleared to redraw it) may
+    #: extend beyond its tight bounding box, at most half-way to a neighbour.
+    _cell_margin = 14
 
     def __init__(self, controls, figsize, backend="auto"):
         self.backend = _resolve_backend(backend)
@@ -142,8 +162,15 @@ class Explorer:
         self._batch = False
         self._png = None
         self._fast = []
-        self._background = None
+        self._data = []
+        self._static = None  # static layer (pixels), kept after each draw
+        self._background = None  # static + data layers (pixels)
+        self._blank = None  # the empty figure (pixels), to clear an axes' cell
+        self._cells = None  # axes -> (x0, y0, x1, y1), display pixels
+        self._stamps = {}  # id(legend) -> (legend, pixels, box): see _stamp
+        self._dirty = set()  # axes whose ticks/labels must be redrawn
         self._full_redraw = True
+        self._data_stale = True
         self.last_redraw = None
         if self.backend == "ipympl":
             import matplotlib.pyplot as plt
@@ -281,7 +308,9 @@ class Explorer:
     def _apply(self, changed, notes):
         """Recompute what ``changed`` invalidates, update the artists, redraw."""
         clock = [(time.perf_counter(), time.process_time())]
-        self._full_redraw = not (changed and changed <= self._fast_params)
+        self._full_redraw = not changed
+        self._data_stale = not (changed and changed <= self._fast_params)
+        self._dirty = set()
         try:
             data = self._compute(changed)
         except ValueError as exc:  # an lmu argument check: explain, keep the old view
@@ -328,43 +357,173 @@ class Explorer:
         return self._cache.get(("basis grid", order, n_points), compute)
 
     def _set_limits(self, ax, xlim=None, ylim=None):
-        """Set axis limits; a real change needs a full redraw (new ticks)."""
-        for value, get, set_ in ((xlim, ax.get_xlim, ax.set_xlim), (ylim, ax.get_ylim, ax.set_ylim)):
+        """Set axis limits; a real change redraws that axes (new ticks)."""
+        for value, get, set_, shared in (
+            (xlim, ax.get_xlim, ax.set_xlim, ax.get_shared_x_axes()),
+            (ylim, ax.get_ylim, ax.set_ylim, ax.get_shared_y_axes()),
+        ):
             if value is not None and not np.allclose(get(), value, rtol=1e-9, atol=0):
                 set_(*value)
-                self._full_redraw = True
+                self._mark_dirty(*shared.get_siblings(ax))  # shared axes change together
+
+    def _mark_dirty(self, *axes):
+        """Redraw these axes' static layer (ticks, labels, titles) on the next update."""
+        self._dirty.update(axes)
+
+    def _draw_layer(self, artists):
+        canvas = self.figure.canvas
+        for artist in artists:
+            if isinstance(artist, Legend) and artist.get_frame().get_alpha() == 1.0:
+                self._stamp(artist)
+            else:
+                self.figure.draw_artist(artist)
+
+    def _stamp(self, legend):
+        """Draw an opaque legend from its pixels kept at its first drawing.
+
+        An opaque, square legend covers whatever lies beneath it, so its pixels
+        never change; copying them is much cheaper than drawing its text again.
+        """
+        canvas = self.figure.canvas
+        kept = self._stamps.get(id(legend))
+        if kept is not None and kept[0] is legend:
+            _, region, box = kept
+            canvas.restore_region(region, bbox=box, xy=(0, 0))  # xy: where the region (the whole figure) goes
+            return
+        self.figure.draw_artist(legend)
+        x0, y0, x1, y1 = legend.get_window_extent(canvas.get_renderer()).extents
+        height = int(self.figure.bbox.height)
+        box = (int(np.floor(x0)), height - int(np.ceil(y1)), int(np.ceil(x1)), height - int(np.floor(y0)))
+        region = canvas.copy_from_bbox(self.figure.bbox)
+        self._stamps[id(legend)] = (legend, region, box)
 
     def _on_draw(self, event):
-        """After every full draw: keep the background, then add the fast artists."""
+        """After every full draw: keep the static layer, then add the other layers."""
         canvas = self.figure.canvas
         if canvas.is_saving():  # savefig draws everything; its buffer is no background
-            self._background = None
+            self._static = self._background = None
             return
+        self._static = canvas.copy_from_bbox(self.figure.bbox)
+        renderer = canvas.get_renderer()
+        if self._blank is None:
+            renderer.clear()
+            self.figure.patch.draw(renderer)
+            self._blank = canvas.copy_from_bbox(self.figure.bbox)
+            canvas.restore_region(self._static)
+        if self._cells is None:
+            self._cells = self._layout_cells(renderer)
+        self._draw_layer(self._data)
         self._background = canvas.copy_from_bbox(self.figure.bbox)
-        for artist in self._fast:
-            self.figure.draw_artist(artist)
+        self._draw_layer(self._fast)
+
+    def _layout_cells(self, renderer):
+        """The region of the figure that belongs to each axes (display pixels).
+
+        An axes' tight bounding box (frame, ticks, labels, title), widened by
+        up to ``_cell_margin`` pixels on each side but at most half-way to the
+        box of a neighbour, so that cells do not overlap and a tick label that
+        grows a little stays inside its cell.
+        """
+        width, height = self.figure.bbox.width, self.figure.bbox.height
+        hidden = [a for a in self._data + self._fast if a.get_visible()]
+        titles = {ax.title: ax.title.get_position() for ax in self.figure.axes}
+        for artist in hidden:  # only the static layer is redrawn inside a cell
+            artist.set_visible(False)
+        try:
+            boxes = {
+                ax: ax.get_tightbbox(renderer).extents for ax in self.figure.axes if ax.get_visible()
+            }
+        finally:
+            for artist in hidden:
+                artist.set_visible(True)
+            for title, position in titles.items():  # get_tightbbox moves hidden titles
+                title.set_position(position)
+        cells = {}
+        for ax, (x0, y0, x1, y1) in boxes.items():
+            left, right, down, up = x0, width - x1, y0, height - y1  # room to the edges
+            for other, (a0, b0, a1, b1) in boxes.items():
+                if other is ax:
+                    continue
+                if b0 < y1 and y0 < b1:  # side by side
+                    if a1 <= x0:
+                        left = min(left, (x0 - a1) / 2)
+                    elif a0 >= x1:
+                        right = min(right, (a0 - x1) / 2)
+                if a0 < x1 and x0 < a1:  # one above the other
+                    if b1 <= y0:
+                        down = min(down, (y0 - b1) / 2)
+                    elif b0 >= y1:
+                        up = min(up, (b0 - y1) / 2)
+            m = self._cell_margin
+            cells[ax] = (
+                max(0, int(np.floor(x0 - min(m, left)))),
+                max(0, int(np.floor(y0 - min(m, down)))),
+                min(int(width), int(np.ceil(x1 + min(m, right)))),
+                min(int(height), int(np.ceil(y1 + min(m, up)))),
+            )
+        return cells
+
+    def _redraw_axes(self, dirty):
+        """Clear the cells of ``dirty`` axes in the static layer and draw them again.
+
+        Axes whose cells overlap a cleared cell are redrawn as well. Leaves the
+        new static layer in the canvas and keeps it.
+        """
+        canvas = self.figure.canvas
+        canvas.restore_region(self._static)
+        cells = self._cells
+        todo = {ax for ax in dirty if ax in cells}
+        grown = True
+        while grown:
+            grown = False
+            for ax, (x0, y0, x1, y1) in cells.items():
+                if ax in todo:
+                    continue
+                if any(x0 < c[2] and c[0] < x1 and y0 < c[3] and c[1] < y1 for c in (cells[t] for t in todo)):
+                    todo.add(ax)
+                    grown = True
+        height = int(self.figure.bbox.height)
+        for ax in todo:
+            x0, y0, x1, y1 = cells[ax]
+            # buffer regions count rows from the top of the figure
+            canvas.restore_region(self._blank, bbox=(x0, height - y1, x1, height - y0), xy=(0, 0))
+        renderer = canvas.get_renderer()
+        for ax in sorted(todo, key=lambda a: a.get_zorder()):
+            ax.draw(renderer)
+        self._static = canvas.copy_from_bbox(self.figure.bbox)
 
     def _redraw(self):
-        """Full draw, or blit only the fast artists over the kept background."""
+        """Redraw what changed: the whole figure, some axes, the data layer or the fast layer."""
         canvas = self.figure.canvas
-        full = self._full_redraw or self._background is None
-        self.last_redraw = "full" if full else "blit"
-        if self.backend == "ipympl":
-            if full:  # the frontend draws soon; _on_draw then keeps the new background
-                self._background = None
+        if self._full_redraw or self._static is None:
+            kind = "full"
+        elif self._dirty:
+            kind = "axes"
+        elif self._data_stale:
+            kind = "data"
+        else:
+            kind = "blit"
+        self.last_redraw = kind
+        if kind == "full":
+            if self.backend == "ipympl":  # the frontend draws soon; _on_draw keeps the layers
+                self._static = self._background = None
                 canvas.draw_idle()
-            else:
-                canvas.restore_region(self._background)
-                for artist in self._fast:
-                    self.figure.draw_artist(artist)
-                canvas.blit(self.figure.bbox)
-            return
-        if full:
+                return
             canvas.draw()  # calls _on_draw
         else:
-            canvas.restore_region(self._background)
-            for artist in self._fast:
-                self.figure.draw_artist(artist)
+            if kind == "axes":
+                self._redraw_axes(self._dirty)
+            if kind == "blit":
+                canvas.restore_region(self._background)
+            else:
+                if kind == "data":
+                    canvas.restore_region(self._static)
+                self._draw_layer(self._data)
+                self._background = canvas.copy_from_bbox(self.figure.bbox)
+            self._draw_layer(self._fast)
+            if self.backend == "ipympl":
+                canvas.blit(self.figure.bbox)
+                return
         if self.backend == "inline":
             self._show_png()
 
@@ -392,9 +551,9 @@ class Explorer:
 
         The layout is computed once (constrained layout, with room to spare for
         wider tick labels) on this first draw and then kept fixed, so later
-        updates do not pay for it. The artists of ``_fast_artists()`` are made
-        animated: a change of a parameter in ``_fast_params`` redraws only
-        them over the background kept from the last full draw (blitting).
+        updates do not pay for it. The artists of ``_fast_artists()`` and
+        ``_data_artists()`` are made animated (left out of the static layer);
+        see the Notes of :class:`Explorer` for the layers.
         """
         try:
             self._render(self._compute(set(self.controls)))
@@ -403,13 +562,22 @@ class Explorer:
         self.figure.canvas.draw()
         self.figure.set_layout_engine("none")
         self._fast = sorted(self._fast_artists(), key=lambda a: a.get_zorder())
-        for artist in self._fast:
+        self._data = sorted(self._data_artists(), key=lambda a: a.get_zorder())
+        for artist in self._fast + self._data:
             artist.set_animated(True)
         self.figure.canvas.mpl_connect("draw_event", self._on_draw)
         self._apply(set(), [])
 
     def _fast_artists(self):
         """Artists that the parameters of ``_fast_params`` change (and only those)."""
+        return []
+
+    def _data_artists(self):
+        """Artists that the other parameters change, drawn over the static layer.
+
+        Everything else is static: a change to it must go through
+        ``_set_limits`` or ``_mark_dirty`` (its axes is redrawn).
+        """
         return []
 
     # -- to implement -------------------------------------------------------------

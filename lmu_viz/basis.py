@@ -71,7 +71,9 @@ class LegendreBasisExplorer(Explorer):
     def _build(self):
         ax = self.figure.add_subplot(1, 1, 1)
         self.ax = ax
+        # colour = position i / (d - 1) in the family, so the colour bar never changes
         self.lines = LineCollection([], cmap=RAMP, linewidths=1.6)
+        self.lines.set_clim(0.0, 1.0)
         ax.add_collection(self.lines)
         # a translucent white veil dims the family while one polynomial is bold
         self.veil = Rectangle(
@@ -85,6 +87,7 @@ class LegendreBasisExplorer(Explorer):
             color="#d62728", fontsize=11, zorder=6,
         )
         self.colorbar = self.figure.colorbar(self.lines, ax=ax, pad=0.02)
+        self.colorbar.set_ticks([0.0, 0.5, 1.0], labels=["0", "(d − 1)/2", "d − 1"])
         self.colorbar.set_label("index i of P̃ᵢ")
         ax.set_xlim(0, 1)
         ax.set_ylim(-1.08, 1.08)
@@ -95,6 +98,9 @@ class LegendreBasisExplorer(Explorer):
 
     def _fast_artists(self):
         return [self.veil, self.highlight_line, self.highlight_text]
+
+    def _data_artists(self):
+        return [self.lines, self.title]
 
     # -- model ------------------------------------------------------------------
     def _compute(self, changed):
@@ -116,9 +122,9 @@ class LegendreBasisExplorer(Explorer):
         segments[:, :, 0] = r
         segments[:, :, 1] = basis.T
         self.lines.set_segments(segments)
-        self.lines.set_array(np.arange(d, dtype=float))
-        self.lines.set_clim(-0.5, d - 0.5)
-        self.colorbar.set_ticks(_index_ticks(d))
+        self.lines.set_array(np.arange(d) / max(d - 1, 1))
+        # a dense family reads better (and draws faster) with thinner lines
+        self.lines.set_linewidth(1.6 if d <= 16 else 1.0)
         self.veil.set_visible(h >= 0)
         if h >= 0:
             self.highlight_line.set_data(r, basis[:, h])
@@ -128,8 +134,3 @@ class LegendreBasisExplorer(Explorer):
             self.highlight_text.set_text("")
         self.title.set_text(f"Shifted Legendre polynomials P̃$_0$ … P̃$_{{{d - 1}}}$ (d = {d})")
 
-
-def _index_ticks(d):
-    """At most ~8 integer ticks for indices 0 … d-1."""
-    step = max(1, int(np.ceil(d / 8)))
-    return list(range(0, d, step))

@@ -3,7 +3,7 @@
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import LogLocator, NullFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
 import lmu
@@ -13,8 +13,15 @@ from ._base import Explorer, dropdown, float_slider, int_slider, slider_style
 
 __all__ = ["DelayReconstructionExplorer", "SWEEP_ORDERS"]
 
-#: Orders at which the NRMSE-against-d panel measures the error.
+#: Orders at which the NRMSE-against-d panel computes the error.
 SWEEP_ORDERS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+#: The views of the error panel (values of the ``panel`` control).
+PANELS = ("NRMSE against d", "error against θ·f")
+#: θ·f (cycles per window) at which the error-against-θ·f panel evaluates a sinusoid.
+THETA_FREQS = tuple(np.round(np.geomspace(0.05, 20.0, 32), 4))
+#: y range of the error panel (fixed, so that changes never redraw its ticks);
+#: smaller errors leave the panel at the bottom.
+ERROR_RANGE = (1e-8, 3.0)
 
 
 class _SignalMixin:
@@ -42,10 +49,24 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
     Top panel: the input ``u(t)``, the true delayed input ``u(t − θ′)``
     (:func:`lmu.delayed`) and the memory's estimate ``P̃(θ′/θ) · m(t)``, with
     the NRMSE (:func:`lmu.nrmse`) over ``t ≥ θ`` (once the window is full).
-    Bottom panel: the same NRMSE measured at the orders of ``sweep_orders``,
-    with the current ``d`` marked. Changing ``θ′`` only re-decodes the cached
-    memories; ``θ``, ``d`` and the signal re-simulate them
-    (:func:`lmu.simulate_memory`).
+    Changing ``θ′`` only re-decodes the cached memory; ``θ``, ``d`` and the
+    signal re-simulate it (:func:`lmu.simulate_memory`).
+
+    Bottom panel, one of two views (the ``panel`` control):
+
+    * ``"NRMSE against d"`` — the *steady-state* NRMSE of the same signal,
+      ``θ`` and ``θ′`` at the orders of ``sweep_orders``
+      (:func:`lmu.steady_state_nrmse`: the continuous memory in the frequency
+      domain, the signal taken as periodic, so no start-up and no sampling
+      error), with the current ``d`` circled and the NRMSE measured in the
+      top panel marked beside it. Where the two differ, the top panel's
+      NRMSE (from ``t = θ`` on) also holds the memory's start-up transient
+      and the error of sampling (zero-order hold), which the steady state
+      leaves out.
+    * ``"error against θ·f"`` — the error of the decoded delay for a sinusoid
+      of frequency ``f`` against ``θ·f`` (:func:`lmu.delay_error`), at the
+      current ``d`` and ``θ′``; the current ``θ`` times the signal's cut-off
+      (or event rate) is marked.
 
     Parameters
     ----------
@@ -70,8 +91,9 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
         Upper end of the ``d`` slider.
     sweep_orders : sequence of int, optional
         Orders of the NRMSE-against-d panel (default :data:`SWEEP_ORDERS` up
-        to ``max_order``); an empty sequence hides nothing but skips the
-        extra simulations.
+        to ``max_order``); an empty sequence leaves the panel empty.
+    panel : {"NRMSE against d", "error against θ·f"}
+        The view of the error panel (see above).
     backend : {"auto", "inline", "ipympl", "none"}
         How the figure is shown; see :class:`lmu_viz.Explorer`.
 
@@ -81,6 +103,8 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
     widget : ipywidgets.VBox
     nrmse : float
         The NRMSE shown (nan when it is undefined).
+    sweep : ndarray
+        The steady-state NRMSE at ``sweep_orders`` (empty in the θ·f view).
 
     Examples
     --------
@@ -95,7 +119,8 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
 
     def __init__(
         self, theta=1.0, order=6, delay=1.0, cutoff=1.0, seed=0, signal="noise",
-        duration=10.0, steps=2000, max_order=64, sweep_orders=None, backend="auto",
+        duration=10.0, steps=2000, max_order=64, sweep_orders=None,
+        panel="NRMSE against d", backend="auto",
     ):
         self.steps = int(steps)
         self.duration = float(duration)
@@ -107,6 +132,8 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
             sweep_orders = [d for d in SWEEP_ORDERS if d <= self.max_order]
         self.sweep_orders = tuple(sorted({int(d) for d in sweep_orders if 1 <= d <= self.max_order}))
         self.nrmse = float("nan")
+        self.sweep = np.array([])
+        self._panel_shown = None
         nyquist = 0.5 / self.dt
         controls = {
             "theta": self._theta_slider(theta),
@@ -119,6 +146,7 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
             ),
             "seed": int_slider("seed", seed, 0, 99),
             "signal": dropdown("signal", SIGNAL_KINDS, signal),
+            "panel": dropdown("error panel", PANELS, panel),
         }
         super().__init__(controls, figsize=(7.2, 5.6), backend=backend)
 
@@ -145,29 +173,65 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
         ax.set_xlim(0, self.duration)
         ax.set_xlabel("time t (s)")
         ax.set_ylabel("signal (a.u.)")
-        ax.legend(loc="upper right", fontsize=8, ncol=2, framealpha=0.9)
+        ax.legend(loc="upper right", fontsize=8, ncol=2, framealpha=1.0, fancybox=False)
         self.title = ax.set_title("")
 
         ax2 = fig.add_subplot(grid[1])
         self.ax_sweep = ax2
-        (self.sweep_line,) = ax2.plot([], [], "o-", color="0.35", ms=4, lw=1.2, label="measured")
+        (self.sweep_line,) = ax2.plot([], [], "o-", color="0.35", ms=4, lw=1.2, label="")
         (self.current_marker,) = ax2.plot(
-            [], [], "o", ms=10, mfc="none", mec="#d62728", mew=2, label="current d"
+            [], [], "o", ms=10, mfc="none", mec="#d62728", mew=2, label="current setting"
+        )
+        (self.measured_marker,) = ax2.plot(
+            [], [], "x", ms=8, color="#1f77b4", mew=2, label="measured above (t ≥ θ)"
         )
         ax2.set_yscale("log")
+        ax2.set_ylim(*ERROR_RANGE)
+        ax2.yaxis.set_major_locator(LogLocator(numticks=6))
+        ax2.yaxis.set_minor_locator(NullLocator())  # fewer ticks: cheaper to draw
         ax2.yaxis.set_minor_formatter(NullFormatter())
-        ax2.set_title("NRMSE against the order (same signal, θ and θ′)", fontsize=10)
-        ax2.set_xlim(0, self.max_order + 1)
-        ax2.set_xlabel("order d")
-        ax2.set_ylabel("NRMSE (t ≥ θ)")
         ax2.grid(True, which="major", alpha=0.3)
-        ax2.legend(loc="upper right", fontsize=8)
+        self.sweep_title = ax2.set_title("", fontsize=10)
+
+    def _show_panel(self, panel):
+        """Axes, labels and legend of one view of the error panel (redraws that axes)."""
+        ax = self.ax_sweep
+        if panel == PANELS[0]:
+            ax.set_xscale("linear")
+            ax.set_xlim(0, self.max_order + 1)
+            ax.set_xlabel("order d")
+            ax.set_ylabel("NRMSE")
+            self.sweep_line.set_label("steady state (frequency domain)")
+            self.sweep_title.set_text("NRMSE against the order (same signal, θ and θ′)")
+        else:
+            ax.set_xscale("log")
+            ax.set_xlim(THETA_FREQS[0], THETA_FREQS[-1])
+            ax.set_xlabel("θ·f (cycles per window)")
+            ax.set_ylabel("error |H − e^(−iωθ′)|")
+            self.sweep_line.set_label("sinusoid of frequency f (same d and θ′)")
+            self.sweep_title.set_text("Error of the decoded delay against θ·f")
+        self.measured_marker.set_visible(panel == PANELS[0])
+        handles = [self.sweep_line, self.current_marker] + (
+            [self.measured_marker] if panel == PANELS[0] else []
+        )
+        legend = ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=1.0, fancybox=False)
+        if self._fast:  # after _start: the new legend joins the fast layer
+            legend.set_animated(True)
+            self._fast = [a for a in self._fast if a is not self._legend2] + [legend]
+        self._legend2 = legend
+        self._panel_shown = panel
+        self._mark_dirty(ax)
 
     def _fast_artists(self):
         return [
             self.estimate_line, self.target_line, self.title, self.sweep_line,
-            self.current_marker, self.ax_time.get_legend(), self.ax_sweep.get_legend(),
+            self.current_marker, self.measured_marker, self.ax_time.get_legend(),
+            self.ax_sweep.get_legend(),
         ]
+
+    def _data_artists(self):
+        # the window patch covers the input line and the frame: all three are redrawn
+        return [self.filling, self.input_line, *self.ax_time.spines.values()]
 
     # -- model ------------------------------------------------------------------
     def _nrmse(self, estimate, target, theta):
@@ -181,7 +245,7 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
     def _compute(self, changed):
         p = self.params
         kind, cutoff, seed = p["signal"], p["cutoff"], p["seed"]
-        theta, order, r = p["theta"], p["order"], p["delay"]
+        theta, order, r, panel = p["theta"], p["order"], p["delay"], p["panel"]
         u = self._signal(kind, cutoff, seed)
         target = lmu.delayed(u, r * theta, self.dt)
         readout = self._cache.get(
@@ -189,14 +253,31 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
         )  # P~_i(r) for i < max_order; the first d entries are the order-d readout
         m = self._memory(kind, cutoff, seed, order, theta)
         estimate = m @ readout[:order]
-        sweep = [
-            self._nrmse(self._memory(kind, cutoff, seed, d, theta) @ readout[:d], target, theta)
-            for d in self.sweep_orders
-        ]
-        return {
+        data = {
             "u": u, "estimate": estimate, "target": target, "theta": theta, "order": order,
-            "delay": r, "nrmse": self._nrmse(estimate, target, theta), "sweep": np.array(sweep),
+            "delay": r, "nrmse": self._nrmse(estimate, target, theta), "panel": panel,
         }
+        if panel == PANELS[0]:
+            sweep_orders = self.sweep_orders
+            key = ("steady state", kind, float(cutoff), int(seed), float(theta), r, self.sweep_orders)
+            orders = sorted(set(self.sweep_orders) | {order})
+            errors = self._cache.get(
+                key + (order,),
+                lambda: dict(zip(orders, np.atleast_1d(
+                    lmu.steady_state_nrmse(u, orders, theta, self.dt, r)
+                ))),
+            )
+            data["x"] = np.array(sweep_orders, dtype=float)
+            data["y"] = np.array([errors[d] for d in sweep_orders])
+            data["marker"] = (order, errors[order])
+        else:
+            curve = self._cache.get(
+                ("theta f", order, r), lambda: lmu.delay_error(order, THETA_FREQS, r)
+            )
+            at = theta * cutoff
+            data["x"], data["y"] = np.array(THETA_FREQS), curve
+            data["marker"] = (at, float(lmu.delay_error(order, at, r)))
+        return data
 
     def _warnings(self, data):
         notes = []
@@ -227,12 +308,9 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
             f"θ = {data['theta']:g} s, d = {data['order']}, θ′/θ = {data['delay']:.2f}: "
             f"NRMSE = {shown}"
         )
-        sweep = data["sweep"]
-        self.sweep_line.set_data(self.sweep_orders, sweep)
-        self.current_marker.set_data([data["order"]], [self.nrmse])
-        values = np.concatenate([sweep, [self.nrmse]])
-        values = values[np.isfinite(values) & (values > 0)]
-        if values.size:  # whole decades, so that most changes of θ′ keep the ticks
-            low = 10.0 ** np.floor(np.log10(values.min()) - 0.2)
-            high = max(10.0 ** np.ceil(np.log10(values.max()) + 0.2), 2.0)
-            self._set_limits(self.ax_sweep, ylim=(low, high))
+        if data["panel"] != self._panel_shown:
+            self._show_panel(data["panel"])
+        self.sweep = data["y"] if data["panel"] == PANELS[0] else np.array([])
+        self.sweep_line.set_data(data["x"], data["y"])
+        self.current_marker.set_data(*[[v] for v in data["marker"]])
+        self.measured_marker.set_data([data["order"]], [self.nrmse])

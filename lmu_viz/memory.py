@@ -22,8 +22,9 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
     window decoded from the single state ``m(t)`` at the cursor
     (``P̃(θ′/θ) · m(t)`` for ``θ′`` from 0 to ``θ``, drawn at the times
     ``t − θ′``) over the true past input (:func:`lmu.signals.signal_at`).
-    Middle: ``m(t)`` as a heatmap (order × time). Bottom: the ``d`` lines
-    ``m_i(t)`` with the colour ramp of the basis. Moving the cursor only
+    Middle: ``m(t)`` as a heatmap (order × time). Bottom: the lines
+    ``m_i(t)`` (all ``d``, or ``max_lines`` of them spread over the indices)
+    with the colour ramp of the basis. Moving the cursor only
     re-decodes the cached memory; ``θ``, ``d`` and the signal re-simulate it
     (:func:`lmu.simulate_memory`).
 
@@ -50,6 +51,11 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
         Delays at which the window is decoded.
     max_order : int, default 64
         Upper end of the ``d`` slider.
+    max_lines : int, default 16
+        At most this many states are drawn as lines (spread evenly over
+        ``0 … d−1``, always with the first and the last); the heatmap shows
+        all ``d``. More lines than this are no longer readable, and cost the
+        most drawing time.
     backend : {"auto", "inline", "ipympl", "none"}
         How the figure is shown; see :class:`lmu_viz.Explorer`.
 
@@ -74,7 +80,7 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
 
     def __init__(
         self, theta=1.0, order=12, t=None, signal="noise", cutoff=1.0, seed=0,
-        duration=10.0, steps=2000, n_window=200, max_order=64, backend="auto",
+        duration=10.0, steps=2000, n_window=200, max_order=64, max_lines=16, backend="auto",
     ):
         self.steps = int(steps)
         self.duration = float(duration)
@@ -85,7 +91,12 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
         self.seed = int(seed)
         self.max_order = int(max_order)
         self.n_window = int(n_window)
+        self.max_lines = int(max_lines)
+        if self.max_lines < 2:
+            raise ValueError(f"max_lines must be >= 2, got {max_lines}")
         self.window_nrmse = float("nan")
+        self._shown_signal = None
+        self._scale = 0.0  # the colour scale and the lines' y range are ±_scale
         if t is None:
             t = 0.6 * self.duration
         controls = {
@@ -120,7 +131,7 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
         )
         ax.add_patch(self.window_patch)
         ax.set_ylabel("u (a.u.)")
-        ax.legend(loc="upper left", fontsize=8, ncol=3, framealpha=0.9)
+        ax.legend(loc="upper left", fontsize=8, ncol=3, framealpha=1.0, fancybox=False)
         self.title = ax.set_title("")
         ax.tick_params(labelbottom=False)
 
@@ -134,10 +145,17 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
         self.ax_heat.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         self.ax_heat.tick_params(labelbottom=False)
 
+        # colour = position i / (d - 1), so the colour bar never changes
         self.lines = LineCollection([], cmap=RAMP, linewidths=0.9)
+        self.lines.set_clim(0.0, 1.0)
         self.ax_lines.add_collection(self.lines)
         self.lines_bar = fig.colorbar(self.lines, ax=self.ax_lines, pad=0.01, fraction=0.04)
+        self.lines_bar.set_ticks([0.0, 0.5, 1.0], labels=["0", "(d − 1)/2", "d − 1"])
         self.lines_bar.set_label("index i")
+        self.lines_note = self.ax_lines.text(
+            0.99, 0.97, "", transform=self.ax_lines.transAxes, ha="right", va="top", fontsize=8,
+            color="0.3",
+        )
         self.ax_lines.set_xlabel("time t (s)")
         self.ax_lines.set_ylabel("mᵢ(t)")
         self.ax_lines.set_xlim(0, self.duration)
@@ -151,6 +169,15 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
             self.window_patch, self.truth_line, self.window_line, *self.cursors, self.title,
             self.ax_input.get_legend(),
         ]
+
+    def _data_artists(self):
+        return [self.heat, self.lines, self.lines_note]
+
+    def line_indices(self, order):
+        """Indices ``i`` of the states drawn as lines: all, or ``max_lines`` spread over 0 … d−1."""
+        if order <= self.max_lines:
+            return np.arange(order)
+        return np.unique(np.round(np.linspace(0, order - 1, self.max_lines)).astype(int))
 
     # -- model ------------------------------------------------------------------
     def _compute(self, changed):
@@ -201,19 +228,41 @@ class MemoryStateExplorer(_SignalMixin, Explorer):
 
     def _render_memory(self, data):
         u, m, d = data["u"], data["m"], data["order"]
-        self.input_line.set_ydata(u)
+        if self._shown_signal is not u:  # the input line is static: redraw its axes
+            self._shown_signal = u
+            self.input_line.set_ydata(u)
+            self._mark_dirty(self.ax_input)
         lo, hi = min(u.min(), 0.0), max(u.max(), 0.0)
         pad = 0.1 * (hi - lo) if hi > lo else 1.0
         self._set_limits(self.ax_input, ylim=(lo - pad, hi + 3 * pad))
-        vmax = float(np.abs(m).max()) or 1.0
+        # the colour and y scale move in steps (1, 2, 5 x 10^k), so that most
+        # changes of θ keep the colour bar's and the lines' ticks
+        biggest = float(np.abs(m).max()) or 1.0
+        if not 0.4 * self._scale < biggest <= self._scale:
+            self._scale = _nice_ceil(biggest)
+        vmax = self._scale
+        self._set_limits(self.ax_heat, ylim=(-0.5, d - 0.5))  # before set_extent, which sets them too
         self.heat.set_data(m.T)
         self.heat.set_extent((0, self.duration, -0.5, d - 0.5))
-        self.heat.set_clim(-vmax, vmax)
-        self._set_limits(self.ax_heat, ylim=(-0.5, d - 0.5))
-        segments = np.empty((d, self.steps, 2))
+        if self.heat.get_clim() != (-vmax, vmax):
+            self.heat.set_clim(-vmax, vmax)
+            self._mark_dirty(self.heat_bar.ax)
+        shown = self.line_indices(d)
+        segments = np.empty((shown.size, self.steps, 2))
         segments[:, :, 0] = self.t
-        segments[:, :, 1] = m.T
+        segments[:, :, 1] = m[:, shown].T
         self.lines.set_segments(segments)
-        self.lines.set_array(np.arange(d, dtype=float))
-        self.lines.set_clim(-0.5, d - 0.5)
+        self.lines.set_array(shown / max(d - 1, 1))
+        self.lines_note.set_text(
+            "" if shown.size == d else f"{shown.size} of the {d} states (all in the heatmap)"
+        )
         self._set_limits(self.ax_lines, ylim=(-1.05 * vmax, 1.05 * vmax))
+
+
+def _nice_ceil(value):
+    """The smallest of 1, 2, 5 times a power of ten that is >= value (> 0)."""
+    power = 10.0 ** np.floor(np.log10(value))
+    for step in (1.0, 2.0, 5.0, 10.0):
+        if step * power >= value * (1 - 1e-12):
+            return float(step * power)
+    return float(10 * power)  # pragma: no cover - unreachable

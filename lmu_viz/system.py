@@ -67,6 +67,7 @@ class SystemExplorer(Explorer):
         self.max_order = int(max_order)
         self.stable = True
         self.spectral_radius = float("nan")
+        self._shown_order = None
         controls = {
             "order": int_slider("order d", order, 1, self.max_order),
             "theta": float_slider("window θ (s)", theta, 0.1, 10.0, 0.1),
@@ -107,9 +108,10 @@ class SystemExplorer(Explorer):
         self.poles_s = self.ax_s.scatter([], [], s=22, marker="x", color=_STABLE)
         self.ax_s.axvline(0, color="0.6", lw=0.8)
         self.ax_s.axhline(0, color="0.6", lw=0.8)
-        self.ax_s.set_xlabel("Re λ (1/s)")
-        self.ax_s.set_ylabel("Im λ (1/s)")
-        self.ax_s.set_title("eigenvalues of A", fontsize=10)
+        # λθ does not depend on θ (A = Ã/θ): only d changes this panel
+        self.ax_s.set_xlabel("Re λθ")
+        self.ax_s.set_ylabel("Im λθ")
+        self.ax_s.set_title("eigenvalues λ of A, times θ", fontsize=10)
 
         self.ax_z = fig.add_subplot(grid[1, 2])
         circle = np.exp(1j * np.linspace(0, 2 * np.pi, 361))
@@ -126,11 +128,21 @@ class SystemExplorer(Explorer):
             self.images["Bd"].axes.title, self.poles_z, self.title_z,
         ]
 
+    def _data_artists(self):
+        # A / max|A| and B / max|B| do not depend on θ; their titles (the scale) do
+        return [self.images["A"], self.images["B"], self.images["A"].axes.title,
+                self.images["B"].axes.title]
+
     # -- model ------------------------------------------------------------------
     def _continuous(self, order, theta):
+        """A, B and the eigenvalues λθ of Ã = θA (those of A at θ = 1)."""
+
         def compute():
             A, B = lmu.legendre_system(order, theta)
-            return A, B, lmu.system_eigenvalues(order, theta)
+            scaled = self._cache.get(
+                ("eigenvalues", order), lambda: lmu.system_eigenvalues(order, 1.0)
+            )
+            return A, B, scaled
 
         return self._cache.get(("continuous", order, float(theta)), compute)
 
@@ -173,6 +185,9 @@ class SystemExplorer(Explorer):
 
     def _render(self, data):
         d = data["order"]
+        if d != self._shown_order:  # new matrix sizes and poles: new ticks
+            self._shown_order = d
+            self._mark_dirty(*(self.images[n].axes for n in ("A", "B", "Ad", "Bd")), self.ax_s)
         for name in ("A", "B", "Ad", "Bd"):
             matrix = data[name]
             scale = float(np.abs(matrix).max()) or 1.0
@@ -181,7 +196,7 @@ class SystemExplorer(Explorer):
             image.set_extent((-0.5, matrix.shape[1] - 0.5, d - 0.5, -0.5))
             label = {"A": "A (1/s)", "B": "B (1/s)", "Ad": "Ā", "Bd": "B̄"}[name]
             image.axes.set_title(f"{label}\nmax |·| {scale:.3g}", fontsize=9)
-        lam, z = data["lam"], data["z"]
+        lam, z = data["lam"], data["z"]  # lam: λθ
         modulus = np.abs(z)
         self.spectral_radius = data["radius"]
         self.stable = bool(data["stable"])
@@ -189,7 +204,8 @@ class SystemExplorer(Explorer):
         self._set_limits(self.ax_s, *_fit(lam.real, lam.imag, include_origin=True))
         self.poles_z.set_offsets(np.column_stack([z.real, z.imag]))
         self.poles_z.set_color(np.where(modulus < 1.0, _STABLE, _UNSTABLE))
-        reach = max(1.15, 1.05 * self.spectral_radius)
+        # the z-plane grows in steps of 2, so that most changes of dt keep its ticks
+        reach = 1.15 * 2.0 ** max(0, int(np.ceil(np.log2(1.05 * self.spectral_radius / 1.15))))
         self._set_limits(self.ax_z, xlim=(-reach, reach), ylim=(-reach, reach))
         verdict = "stable" if self.stable else "UNSTABLE"
         self.title_z.set_text(

@@ -138,32 +138,69 @@ def test_delay_nrmse_shown_is_the_independent_nrmse(params):
     )
     assert ex.nrmse == pytest.approx(error, rel=1e-6)
     assert f"NRMSE = {100 * error:.3g}%" in ex.title.get_text()
-    # the current setting is marked on the NRMSE-against-d panel
+    # the current setting is marked on the NRMSE-against-d panel: on the
+    # steady-state curve, and the measured NRMSE beside it
+    u = lmu.make_signal(full["signal"], 2000, dt=0.005, cutoff=cutoff, seed=full["seed"])
+    steady = lmu.steady_state_nrmse(u, full["order"], full["theta"], 0.005, full["delay"])
     assert list(ex.current_marker.get_xdata()) == [full["order"]]
-    assert ex.current_marker.get_ydata()[0] == pytest.approx(error, rel=1e-6)
+    assert ex.current_marker.get_ydata()[0] == pytest.approx(steady, rel=1e-9)
+    assert list(ex.measured_marker.get_xdata()) == [full["order"]]
+    assert ex.measured_marker.get_ydata()[0] == pytest.approx(error, rel=1e-6)
 
 
-def test_delay_sweep_panel_is_measured_per_order():
+def test_delay_sweep_panel_is_the_steady_state_nrmse_per_order():
     ex = DelayReconstructionExplorer(backend="none", delay=0.5, sweep_orders=[2, 5, 10])
+    u = lmu.make_signal("noise", 2000, dt=0.005, cutoff=1.0, seed=0)
     assert list(ex.sweep_line.get_xdata()) == [2, 5, 10]
     for d, shown in zip([2, 5, 10], ex.sweep_line.get_ydata()):
-        assert shown == pytest.approx(expected_delay(1.0, d, 0.5)[3], rel=1e-6)
+        assert shown == lmu.steady_state_nrmse(u, d, 1.0, 0.005, 0.5)
+    np.testing.assert_array_equal(ex.sweep, ex.sweep_line.get_ydata())
+    # where the memory's own error dominates, it is what the top panel measures
+    low = ex.sweep_line.get_ydata()[0]
+    assert low == pytest.approx(expected_delay(1.0, 2, 0.5)[3], rel=0.05)
     # more order, less error for a band-limited input
     assert np.all(np.diff(ex.sweep_line.get_ydata()) < 0)
+    # the panel's limits are fixed: changes never redraw its ticks
+    ylim = ex.ax_sweep.get_ylim()
+    ex.update(theta=2.5, order=9)
+    assert ex.ax_sweep.get_ylim() == ylim and ex.last_redraw == "data"
+
+
+def test_delay_error_against_theta_f_panel():
+    ex = DelayReconstructionExplorer(backend="none", theta=2.0, order=5, delay=0.5)
+    ex.update(panel="error against θ·f")
+    assert ex.ax_sweep.get_xscale() == "log" and "θ·f" in ex.ax_sweep.get_xlabel()
+    x, y = ex.sweep_line.get_data()
+    np.testing.assert_array_equal(x, lmu_viz.delay.THETA_FREQS)
+    np.testing.assert_allclose(y, lmu.delay_error(5, x, 0.5), rtol=1e-12)
+    # the current θ times the cut-off is marked, on the same curve
+    cutoff = ex.params["cutoff"]
+    assert ex.current_marker.get_xdata()[0] == pytest.approx(2.0 * cutoff)
+    assert ex.current_marker.get_ydata()[0] == pytest.approx(lmu.delay_error(5, 2.0 * cutoff, 0.5))
+    assert not ex.measured_marker.get_visible()
+    ex.update(theta=1.0)  # moves only the marker
+    assert ex.current_marker.get_xdata()[0] == pytest.approx(cutoff)
+    np.testing.assert_array_equal(ex.sweep_line.get_ydata(), y)
+    ex.update(delay=1.0, order=8)  # a new curve: the error of the Padé delay
+    np.testing.assert_allclose(ex.sweep_line.get_ydata(), lmu.delay_error(8, x, 1.0), rtol=1e-12)
+    ex.update(panel="NRMSE against d")
+    assert ex.ax_sweep.get_xlabel() == "order d" and ex.measured_marker.get_visible()
+    assert ex.status.value == ""
 
 
 def test_delay_change_of_theta_prime_does_not_resimulate(count_simulations):
     ex = DelayReconstructionExplorer(backend="none", sweep_orders=[4, 8])
-    assert len(count_simulations) == 3  # orders 6, 4 and 8
+    assert len(count_simulations) == 1  # order 6 (the sweep is in the frequency domain)
     count_simulations.clear()
     ex.update(delay=0.3)
     ex.controls["delay"].value = 0.7
     assert count_simulations == []
     u, estimate, *_ = expected_delay(1.0, 6, 0.7)
     np.testing.assert_allclose(ex.estimate_line.get_ydata(), estimate, atol=1e-10)
+    assert ex.last_redraw == "blit"
     count_simulations.clear()
-    ex.update(theta=1.5)  # a new window: every memory is simulated again
-    assert len(count_simulations) == 3
+    ex.update(theta=1.5)  # a new window: the memory is simulated again
+    assert len(count_simulations) == 1
     count_simulations.clear()
     ex.update(theta=1.0)  # back to cached memories
     assert count_simulations == []
@@ -241,7 +278,16 @@ def test_memory_order_change_resizes_the_heatmap():
     assert ex.heat.get_array().shape == (30, 2000)
     np.testing.assert_allclose(ex.heat.get_array(), m.T, atol=1e-12)
     assert ex.ax_heat.get_ylim() == (-0.5, 29.5)
-    assert ex.heat.get_clim() == pytest.approx((-np.abs(m).max(), np.abs(m).max()))
+    low, high = ex.heat.get_clim()  # a round scale (1, 2, 5 x 10^k) that holds every state
+    assert low == -high and np.abs(m).max() <= high < 2.5 * np.abs(m).max()
+    assert high / 10 ** np.floor(np.log10(high)) in (1.0, 2.0, 5.0)
+    assert ex.ax_lines.get_ylim() == pytest.approx((-1.05 * high, 1.05 * high))
+    # more states than max_lines: the heatmap shows all, the lines a spread of them
+    shown = ex.line_indices(30)
+    assert shown[0] == 0 and shown[-1] == 29 and len(shown) == ex.max_lines == 16
+    np.testing.assert_allclose(segments_y(ex.lines), m[:, shown].T, atol=1e-12)
+    np.testing.assert_allclose(ex.lines.get_array(), shown / 29)
+    assert "16 of the 30 states" in ex.lines_note.get_text()
     ex.update(t=0.3)
     assert "before the start" in ex.status.value
 
@@ -257,8 +303,10 @@ def test_system_images_and_poles_are_lmus():
         np.testing.assert_allclose(
             ex.images[name].get_array(), matrix / np.abs(matrix).max(), atol=1e-12
         )
-    lam = lmu.system_eigenvalues(5, 2.0)
-    np.testing.assert_allclose(ex.poles_s.get_offsets(), np.column_stack([lam.real, lam.imag]))
+    lam = lmu.system_eigenvalues(5, 2.0)  # the s-plane shows λθ
+    np.testing.assert_allclose(
+        ex.poles_s.get_offsets(), 2.0 * np.column_stack([lam.real, lam.imag]), rtol=1e-9
+    )
     z = lmu.system_eigenvalues(5, 2.0, dt=0.1, method="zoh")
     np.testing.assert_allclose(ex.poles_z.get_offsets(), np.column_stack([z.real, z.imag]))
     assert ex.stable and ex.status.value == ""
@@ -339,18 +387,27 @@ def test_backend_choice():
 
 
 @pytest.mark.parametrize(
-    "factory, change",
+    "factory, change, kind",
     [
-        (lambda: LegendreBasisExplorer(backend="none", order=12), {"highlight": 4}),
-        (lambda: DelayReconstructionExplorer(backend="none", sweep_orders=[3, 6]), {"delay": 0.9}),
-        (lambda: MemoryStateExplorer(backend="none", order=6), {"t": 2.5}),
-        (lambda: SystemExplorer(backend="none", method="euler"), {"dt": 0.012}),
+        (lambda: LegendreBasisExplorer(backend="none", order=12), {"highlight": 4}, "blit"),
+        (lambda: LegendreBasisExplorer(backend="none", order=12), {"order": 40}, "data"),
+        (lambda: DelayReconstructionExplorer(backend="none", sweep_orders=[3, 6]), {"delay": 0.9}, "blit"),
+        (lambda: DelayReconstructionExplorer(backend="none"), {"theta": 2.2}, "data"),
+        (lambda: DelayReconstructionExplorer(backend="none"), {"signal": "steps"}, "axes"),
+        (lambda: DelayReconstructionExplorer(backend="none"), {"panel": "error against θ·f"}, "axes"),
+        (lambda: MemoryStateExplorer(backend="none", order=6), {"t": 2.5}, "blit"),
+        (lambda: MemoryStateExplorer(backend="none", order=6), {"theta": 1.7}, "data"),
+        (lambda: MemoryStateExplorer(backend="none", order=6), {"order": 40}, "axes"),
+        (lambda: SystemExplorer(backend="none", method="euler"), {"dt": 0.012}, "blit"),
+        (lambda: SystemExplorer(backend="none"), {"theta": 3.0}, "data"),
+        (lambda: SystemExplorer(backend="none"), {"order": 20}, "axes"),
+        (lambda: SystemExplorer(backend="none", method="euler", order=12), {"dt": 0.3}, "axes"),
     ],
 )
-def test_blitted_update_looks_like_a_full_redraw(factory, change):
+def test_partial_update_looks_like_a_full_redraw(factory, change, kind):
     ex = factory()
-    ex.update(**change)  # a fast parameter: only the changed artists are redrawn
-    assert not ex._full_redraw
+    ex.update(**change)  # only what changed is redrawn: some axes, a layer or the fast artists
+    assert not ex._full_redraw and ex.last_redraw == kind
     blitted = np.asarray(ex.figure.canvas.buffer_rgba()).copy()
     ex.figure.canvas.draw()  # everything from scratch
     full = np.asarray(ex.figure.canvas.buffer_rgba())
