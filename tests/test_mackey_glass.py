@@ -131,4 +131,29 @@ def test_quick_run_end_to_end(tmp_path, monkeypatch):
     rows = {r["quantity"]: r for r in mg.comparison_rows()}
     row = rows["corrected task (predict 15 steps ahead): LMU test NRMSE (%)"]
     assert row["paper"] == 4.873 and row["quick"] == pytest.approx(res["predict"]["lmu"]["nrmse_percent"])
-    assert rows["paper's swapped task: LSTM test NRMSE (%)"]["quick"] == "not run"
+    assert rows["paper's swapped task: LSTM test NRMSE (%)"]["quick"] == "not run: LSTM, hybrid"
+
+
+def test_models_run_one_at_a_time_are_merged(tmp_path, monkeypatch):
+    """A run of one model keeps the results (and timings) of the models run before it."""
+    monkeypatch.setenv("LMU_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setenv("LMU_PROGRESS", "0")
+    sizes = dict(mode="quick", n_series=4, length=40, epochs=1)
+    probed = mg.run(models=("lstm",), probe_epochs=1, **sizes)
+    assert probed["probe"]["lstm"]["epochs"] == 1 and probed["probe"]["lstm"]["s_per_epoch"] > 0
+    assert probed["not_run"] == "not run: LSTM, LMU, hybrid"  # LMU and hybrid were not timed
+    first = mg.run(models=("lmu",), **sizes)
+    assert first["not_run"] == "not run: LSTM, hybrid"
+    second = mg.run(models=("hybrid",), tasks=("swapped",), **sizes)
+    for task in mg.TASKS:  # the LMU of the first run is still there
+        assert second[task]["lmu"]["nrmse_percent"] == first[task]["lmu"]["nrmse_percent"]
+    assert "hybrid" in second["swapped"] and "hybrid" not in second["predict"]
+    assert "probe" in second and second["probe"]["lstm"] == probed["probe"]["lstm"]
+    rows = {r["quantity"]: r for r in mg.comparison_rows()}
+    assert rows["paper's swapped task: LSTM test NRMSE (%)"]["quick"] == "not run: LSTM, hybrid"
+    assert rows["LSTM: seconds per epoch, swapped task (paper: GPU; ours: 2 shared CPU cores)"]["quick"] == (
+        probed["probe"]["lstm"]["s_per_epoch"])
+    other = mg.run(models=("lmu",), tasks=("swapped",), mode="quick", n_series=4, length=40, epochs=2)
+    assert "lstm" not in other.get("probe", {})  # other settings: nothing is merged
+    with pytest.raises(ValueError, match="models"):
+        mg.run(models=("gru",), **sizes)

@@ -198,7 +198,7 @@ def make_dataset(n_series=128, length=5000, task="predict", horizon=HORIZON, was
     }
 
 
-def build_model(kind, corrected=True, seed=0):
+def build_model(kind, corrected=True, seed=0, jit_compile=False):
     """One of the three 4-layer networks of the paper.
 
     Parameters
@@ -212,6 +212,11 @@ def build_model(kind, corrected=True, seed=0):
         hidden kernel initialized ``"uniform"``, i.e. U(−0.05, 0.05));
         ``False``: the paper's default initializers, no bias.
     seed : int, default 0
+    jit_compile : bool, default False
+        Compile the training step with XLA. On our 2-core CPU this made an
+        LMU epoch of the full protocol ≈ 1 s instead of 2–5 s (the time loop
+        of 5,000 steps is compiled as a whole), at the price of ≈ 15 s of
+        compilation per model: worth it for 500 epochs, not for a quick run.
 
     Returns
     -------
@@ -241,7 +246,7 @@ def build_model(kind, corrected=True, seed=0):
     else:
         layers = [lmu(40), lstm(), lmu(40), lstm(), keras.layers.Dense(1, activation="tanh")]
     model = keras.Sequential([keras.Input((None, 1)), *layers], name=f"mackey_glass_{kind}")
-    model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(), loss="mse", jit_compile=bool(jit_compile))
     return model
 
 
@@ -250,7 +255,17 @@ def _count(weights):
 
 
 def train_model(
-    kind, data, epochs, corrected=True, batch_size=32, validation_split=0.5, seed=0, checkpoint=None, every=10, evaluate=True
+    kind,
+    data,
+    epochs,
+    corrected=True,
+    batch_size=32,
+    validation_split=0.5,
+    seed=0,
+    checkpoint=None,
+    every=10,
+    evaluate=True,
+    jit_compile=False,
 ):
     """Train one network and score it on the test series.
 
@@ -274,6 +289,8 @@ def train_model(
     every : int, default 10
     evaluate : bool, default True
         Score the test series (``False``: ``nrmse_percent`` is None; for timing runs).
+    jit_compile : bool, default False
+        Compile the training step with XLA (see :func:`build_model`).
 
     Returns
     -------
@@ -289,7 +306,7 @@ def train_model(
     state = {"best": np.inf, "best_epoch": None, "weights": None}
     start_epoch = 0
     files = None
-    model = build_model(kind, corrected=corrected, seed=seed)
+    model = build_model(kind, corrected=corrected, seed=seed, jit_compile=jit_compile)
     if checkpoint is not None:
         files = {s: checkpoint.with_name(checkpoint.name + s) for s in (".state.npz", ".json")}
         if all(f.exists() for f in files.values()):
@@ -351,13 +368,40 @@ def train_model(
             "non_trainable": _count(model.non_trainable_weights),
         },
         "epochs": int(epochs),
+        "jit_compile": bool(jit_compile),
         "resumed_from": start_epoch,
         "prediction_example": pred[0, :, 0] if evaluate else None,
     }
 
 
+def _not_run_reason(results, epochs):
+    """The "not run here" text for the models that have no result yet (from the probe timings)."""
+    probe = results.get("probe", {})
+    missing = [(task, kind) for task in TASKS for kind in MODELS if kind not in results.get(task, {})]
+    if not missing:
+        return None
+    kinds = sorted({kind for _, kind in missing}, key=MODELS.index)
+    names = ", ".join(LABELS[k] for k in kinds)
+    if any(kind not in probe for kind in kinds):
+        return f"not run: {names}"
+    hours = sum(epochs * probe[kind]["s_per_epoch"] for _, kind in missing) / 3600
+    return (
+        f"not run here: {names}, {epochs} epochs x {len(missing)} "
+        f"trainings ≈ {hours:.0f} h at the measured s/epoch on 2 shared CPU cores"
+    )
+
+
 def run(
-    mode=None, seed=0, tasks=TASKS, models=MODELS, epochs=None, n_series=None, length=None, checkpoints=None, probe_epochs=0
+    mode=None,
+    seed=0,
+    tasks=TASKS,
+    models=MODELS,
+    epochs=None,
+    n_series=None,
+    length=None,
+    checkpoints=None,
+    probe_epochs=0,
+    jit_compile=None,
 ):
     """Run the Mackey-Glass experiment and save its results.
 
@@ -371,34 +415,58 @@ def run(
         Seed of the series generator and of Keras.
     tasks : sequence of {"predict", "swapped"}
     models : sequence of {"lstm", "lmu", "hybrid"}
+        The models to train (or time). Results of the other models already
+        in this mode's results file (same settings) are kept, so the models
+        can be run one at a time.
     epochs, n_series, length : int, optional
         Override the mode's sizes.
     checkpoints : bool, optional
         Keep resumable checkpoints (default: in full mode only); the results
         file is rewritten after every model.
     probe_epochs : int, default 0
-        If > 0, do not run the experiment: train each model for only this
-        many epochs on the mode's data to measure the time per epoch, and
-        save that (with the estimated time of the whole run) as the reason
-        the experiment was not run.
+        If > 0, do not train to the end: train each of ``models`` for only
+        this many epochs on the mode's data to measure the time per epoch,
+        and save that (with the estimated time of the models still missing)
+        as the reason they were not run.
+    jit_compile : bool, optional
+        Compile the training steps with XLA (see :func:`build_model`);
+        default: in full mode only.
 
     Returns
     -------
     dict
         ``{task: {"baseline_nrmse_percent", model: {...}}, "settings": ...}``,
-        or with ``probe_epochs`` ``{"probe": {model: {...}}, "not_run": reason}``.
+        plus ``"probe": {model: {...}}`` and ``"not_run"`` (a reason) while
+        some models have not been trained.
     """
     mode = get_mode(mode)
     cfg = settings(mode)
     for key, value in (("epochs", epochs), ("n_series", n_series), ("length", length)):
         if value is not None:
             cfg[key] = int(value)
+    for kind in models:
+        if kind not in MODELS:
+            raise ValueError(f"models must be a subset of {MODELS}, got {kind!r}")
+    for task in tasks:
+        if task not in TASKS:
+            raise ValueError(f"tasks must be a subset of {TASKS}, got {task!r}")
+    jit = (mode == "full") if jit_compile is None else bool(jit_compile)
     use_ckpt = (mode == "full") if checkpoints is None else bool(checkpoints)
     ckpt = checkpoint_dir(NAME, mode) if use_ckpt else None
     start = time.perf_counter()
-    results = {"settings": cfg}
+    previous = load_results(NAME, mode)
+    if previous is not None and previous["results"].get("settings") == cfg:
+        results = previous["results"]  # keep the models run earlier with the same settings
+        wall_before = float(previous["provenance"].get("wall_time_s") or 0.0)
+    else:
+        results, wall_before = {"settings": cfg}, 0.0
 
     def save():
+        reason = _not_run_reason(results, cfg["epochs"])
+        if reason is None:
+            results.pop("not_run", None)
+        else:
+            results["not_run"] = reason
         prov = provenance(
             mode,
             seeds={"series": seed, "keras": seed},
@@ -409,36 +477,28 @@ def run(
                 "split": "first half train (last 50% of it validation), second half test",
             },
             epochs=cfg["epochs"],
-            wall_time_s=time.perf_counter() - start,
+            wall_time_s=wall_before + time.perf_counter() - start,
         )
         save_results(NAME, results, prov)
 
+    datasets = {}
+    for task in TASKS:  # the identity baseline needs no training
+        datasets[task] = make_dataset(cfg["n_series"], cfg["length"], task=task, seed=seed)
+        part = results.setdefault(task, {})
+        part["baseline_nrmse_percent"] = 100.0 * float(nrmse(datasets[task]["x_test"], datasets[task]["y_test"]))
+        part["mean"] = datasets[task]["mean"]
     if probe_epochs:
-        for task in TASKS:  # the identity baseline needs no training
-            data = make_dataset(cfg["n_series"], cfg["length"], task=task, seed=seed)
-            results[task] = {
-                "baseline_nrmse_percent": 100.0 * float(nrmse(data["x_test"], data["y_test"])),
-                "mean": data["mean"],
-            }
-        results["probe"] = {}
+        probe = results.setdefault("probe", {})
         for kind in models:
             timed = train_model(
-                kind, data, int(probe_epochs), corrected=False, batch_size=cfg["batch_size"],
-                validation_split=cfg["validation_split"], seed=seed, evaluate=False,
+                kind, datasets["swapped"], int(probe_epochs), corrected=False, batch_size=cfg["batch_size"],
+                validation_split=cfg["validation_split"], seed=seed, evaluate=False, jit_compile=jit,
             )
-            results["probe"][kind] = {"epochs": int(probe_epochs), "s_per_epoch": timed["s_per_epoch"]}
-        total_h = len(TASKS) * cfg["epochs"] * sum(p["s_per_epoch"] for p in results["probe"].values()) / 3600
-        results["not_run"] = (
-            f"not run here: {cfg['epochs']} epochs x 3 models x 2 tasks ≈ {total_h:.0f} h "
-            "at the measured s/epoch on 2 shared CPU cores"
-        )
+            probe[kind] = {"epochs": int(probe_epochs), "s_per_epoch": timed["s_per_epoch"], "jit_compile": jit}
         save()
         return load_results(NAME, mode)["results"]
     for task in tasks:
-        data = make_dataset(cfg["n_series"], cfg["length"], task=task, seed=seed)
-        part = results.setdefault(task, {})
-        part["baseline_nrmse_percent"] = 100.0 * float(nrmse(data["x_test"], data["y_test"]))
-        part["mean"] = data["mean"]
+        data, part = datasets[task], results[task]
         for kind in models:
             stem = f"{task}_{kind}_e{cfg['epochs']}_s{seed}"
             done = ckpt / f"{stem}.done.json" if ckpt else None
@@ -454,6 +514,7 @@ def run(
                     validation_split=cfg["validation_split"],
                     seed=seed,
                     checkpoint=(ckpt / stem) if ckpt else None,
+                    jit_compile=jit,
                 )
                 if done is not None:
                     done.write_text(json.dumps(_jsonable(part[kind])))
@@ -476,17 +537,16 @@ def comparison_rows(quick=None):
     def pick(res, task, key, field="nrmse_percent"):
         if res is None:
             return "not run here: run `python -m lmu.experiments.mackey_glass --mode full`"
-        if "probe" in res:  # only timed, see run(probe_epochs=...)
-            if field == "s_per_epoch" and key in res["probe"]:
-                return res["probe"][key]["s_per_epoch"]
-            if key == "baseline" and "baseline_nrmse_percent" in res.get(task, {}):
-                return res[task]["baseline_nrmse_percent"]
-            return res["not_run"]
         part = res.get(task, {})
         if key == "baseline":
             return part.get("baseline_nrmse_percent", "not run")
         entry = part.get(key)
-        return entry[field] if entry else "not run"
+        if entry:
+            return entry[field]
+        probe = res.get("probe", {})  # only timed, see run(probe_epochs=...)
+        if field == "s_per_epoch" and key in probe:
+            return probe[key]["s_per_epoch"]
+        return res.get("not_run", "not run")
 
     rows = []
     names = {"predict": "corrected task (predict 15 steps ahead)", "swapped": "paper's swapped task"}
@@ -521,5 +581,6 @@ if __name__ == "__main__":
             "--tasks": {"nargs": "+", "choices": TASKS, "help": "tasks to run (default: both)"},
             "--models": {"nargs": "+", "choices": MODELS, "help": "models to run (default: all three)"},
             "--probe-epochs": {"type": int, "help": "only time this many epochs of each model"},
+            "--jit-compile": {"type": int, "choices": (0, 1), "help": "XLA (default: 1 in full mode)"},
         },
     )
