@@ -16,6 +16,11 @@ __all__ = [
 ]
 
 
+def _check_below_nyquist(cutoff, dt):
+    if cutoff >= 0.5 / dt:
+        raise ValueError(f"cutoff={cutoff:g} must be below the Nyquist frequency {0.5 / dt:g}")
+
+
 def band_limited_noise(steps, dt=1.0, cutoff=1.0, rms=0.5, seed=None, start_at_zero=False):
     """Periodic white noise with a flat spectrum up to ``cutoff``.
 
@@ -53,8 +58,7 @@ def band_limited_noise(steps, dt=1.0, cutoff=1.0, rms=0.5, seed=None, start_at_z
             f"cutoff={cutoff:g} leaves no frequency: it must be >= 1 / (steps * dt) = "
             f"{1 / duration:g}"
         )
-    if cutoff >= 0.5 / dt:
-        raise ValueError(f"cutoff={cutoff:g} must be below the Nyquist frequency {0.5 / dt:g}")
+    _check_below_nyquist(cutoff, dt)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     coef = np.zeros(freqs.size, dtype=complex)
     n = int(band.sum())
@@ -112,8 +116,7 @@ def sines(steps, dt=1.0, cutoff=1.0, n=3, rms=0.5, seed=None):
     cutoff = check_theta(cutoff, "cutoff")
     n = check_order(n, "n")
     rms = check_theta(rms, "rms")
-    if cutoff >= 0.5 / dt:
-        raise ValueError(f"cutoff={cutoff:g} must be below the Nyquist frequency {0.5 / dt:g}")
+    _check_below_nyquist(cutoff, dt)
     rng = _rng(seed)
     freqs = rng.uniform(cutoff / 5, cutoff, size=n)
     phases = rng.uniform(0, 2 * np.pi, size=n)

@@ -378,8 +378,6 @@ def train_lstm(T, epochs, seed=0, batch_size=50, validation_split=0.2, checkpoin
         ``loss``, ``val_loss``, ``epoch_s``), ``s_per_epoch`` (median),
         ``n_params``, ``epochs``, ``delays_steps``, ``resumed_from``.
     """
-    import keras
-
     T = _check_T(T)
     u = make_sequences(T, seed=seed)
     train, test = u[: N_SEQUENCES // 2], u[N_SEQUENCES // 2 :]
