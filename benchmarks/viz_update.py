@@ -12,9 +12,11 @@ from the call of ``update`` to a finished redraw of the Agg canvas
 * ``total`` — the whole update;
 
 each in wall-clock time and (under ``cpu``) in CPU time of the process, which
-other load on the machine disturbs less; ``blitted_fraction`` is the share of
-changes drawn by blitting only the changed artists over the kept background
-(the rest were full Agg draws, ``figure.canvas.draw()``);
+other load on the machine disturbs less; ``redraws`` counts how the changes
+were drawn (see ``Explorer.last_redraw``: ``full`` figure, only the ``axes``
+whose ticks changed, the ``data`` layer over the kept static background, or
+a ``blit`` of the fast artists) and ``blitted_fraction`` is the share of
+blits;
 
 and, for the main slider of each explorer, the same with the inline backend
 (``total_inline``: Agg draw + PNG encoding + Output widget update), which is
@@ -87,6 +89,14 @@ def scenarios(order, n):
          "dt", [float(v) for v in np.geomspace(1e-3, 0.5, n)], False),
         ("SystemExplorer", lambda b: SystemExplorer(order=order, backend=b),
          "theta", [round(float(v), 1) for v in 0.5 + 9.0 * cycle], False),
+        ("DelayReconstructionExplorer", lambda b: DelayReconstructionExplorer(
+            order=order, steps=SAMPLES, backend=b),
+         "order", [order - (i % 2) for i in range(1, n + 1)], False),
+        ("MemoryStateExplorer", lambda b: MemoryStateExplorer(
+            order=order, steps=SAMPLES, backend=b),
+         "order", [order - (i % 2) for i in range(1, n + 1)], False),
+        ("SystemExplorer", lambda b: SystemExplorer(order=order, backend=b),
+         "order", [order - (i % 2) for i in range(1, n + 1)], False),
     ]
 
 
@@ -114,6 +124,7 @@ def measure(factory, param, values, backend):
         redraws.append(explorer.last_redraw)
     out = {key: stats(v) for key, v in wall.items()}
     out["cpu"] = {key: stats(v) for key, v in cpu.items()}
+    out["redraws"] = {kind: redraws.count(kind) for kind in ("full", "axes", "data", "blit")}
     out["blitted_fraction"] = round(redraws.count("blit") / len(redraws), 3)
     return out
 
@@ -154,7 +165,8 @@ def main(argv=None):
                 f"{name:28s} d={order:<3d} {param:9s} compute {row['compute']['median_ms']:7.2f} "
                 f"(p95 {row['compute']['p95_ms']:7.2f}) ms  total {row['total']['median_ms']:7.1f} "
                 f"(p95 {row['total']['p95_ms']:7.1f}) ms  cpu total "
-                f"{row['cpu']['total']['median_ms']:6.1f} ms  blit {row['blitted_fraction']:.0%}"
+                f"{row['cpu']['total']['median_ms']:6.1f} ms  "
+                + " ".join(f"{k} {v}" for k, v in row["redraws"].items() if v)
                 + (f"  inline {inline:7.1f} ms" if inline is not None else ""),
                 flush=True,
             )

@@ -167,6 +167,7 @@ class Explorer:
         self._background = None  # static + data layers (pixels)
         self._blank = None  # the empty figure (pixels), to clear an axes' cell
         self._cells = None  # axes -> (x0, y0, x1, y1), display pixels
+        self._boxes = {}  # axes -> its tight bounding box, display pixels
         self._stamps = {}  # id(legend) -> (legend, pixels, box): see _stamp
         self._dirty = set()  # axes whose ticks/labels must be redrawn
         self._full_redraw = True
@@ -419,10 +420,11 @@ class Explorer:
     def _layout_cells(self, renderer):
         """The region of the figure that belongs to each axes (display pixels).
 
-        An axes' tight bounding box (frame, ticks, labels, title), widened by
-        up to ``_cell_margin`` pixels on each side but at most half-way to the
-        box of a neighbour, so that cells do not overlap and a tick label that
-        grows a little stays inside its cell.
+        An axes' tight bounding box of its static layer (frame, ticks,
+        labels), widened by up to ``_cell_margin`` pixels on each side but at
+        most half-way to the box of a neighbour (or, where two boxes overlap,
+        cut at the middle of the overlap), so that cells do not overlap and a
+        tick label that grows a little stays inside its cell.
         """
         width, height = self.figure.bbox.width, self.figure.bbox.height
         hidden = [a for a in self._data + self._fast if a.get_visible()]
@@ -444,23 +446,29 @@ class Explorer:
             for other, (a0, b0, a1, b1) in boxes.items():
                 if other is ax:
                     continue
-                if b0 < y1 and y0 < b1:  # side by side
-                    if a1 <= x0:
+                gap_x = max(a0 - x1, x0 - a1)  # negative where the boxes overlap
+                gap_y = max(b0 - y1, y0 - b1)
+                if gap_x >= gap_y:  # side by side: meet half-way (inside an overlap)
+                    if a0 + a1 < x0 + x1:
                         left = min(left, (x0 - a1) / 2)
-                    elif a0 >= x1:
+                    else:
                         right = min(right, (a0 - x1) / 2)
-                if a0 < x1 and x0 < a1:  # one above the other
-                    if b1 <= y0:
+                else:  # one above the other
+                    if b0 + b1 < y0 + y1:
                         down = min(down, (y0 - b1) / 2)
-                    elif b0 >= y1:
+                    else:
                         up = min(up, (b0 - y1) / 2)
             m = self._cell_margin
             cells[ax] = (
-                max(0, int(np.floor(x0 - min(m, left)))),
-                max(0, int(np.floor(y0 - min(m, down)))),
-                min(int(width), int(np.ceil(x1 + min(m, right)))),
-                min(int(height), int(np.ceil(y1 + min(m, up)))),
+                max(0, int(round(x0 - min(m, left)))),
+                max(0, int(round(y0 - min(m, down)))),
+                min(int(width), int(round(x1 + min(m, right)))),
+                min(int(height), int(round(y1 + min(m, up)))),
             )
+        self._boxes = {
+            ax: (int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x1)), int(np.ceil(y1)))
+            for ax, (x0, y0, x1, y1) in boxes.items()
+        }
         return cells
 
     def _redraw_axes(self, dirty):
@@ -483,10 +491,18 @@ class Explorer:
                     todo.add(ax)
                     grown = True
         height = int(self.figure.bbox.height)
+
+        def put(region, x0, y0, x1, y1):  # buffer regions count rows from the top
+            canvas.restore_region(region, bbox=(x0, height - y1, x1, height - y0), xy=(0, 0))
+
+        for ax in todo:
+            put(self._blank, *cells[ax])
+        # where a neighbour's ticks or labels reach into a cleared cell, keep them
         for ax in todo:
             x0, y0, x1, y1 = cells[ax]
-            # buffer regions count rows from the top of the figure
-            canvas.restore_region(self._blank, bbox=(x0, height - y1, x1, height - y0), xy=(0, 0))
+            for other, (a0, b0, a1, b1) in self._boxes.items():
+                if other not in todo and a0 < x1 and x0 < a1 and b0 < y1 and y0 < b1:
+                    put(self._static, max(x0, a0), max(y0, b0), min(x1, a1), min(y1, b1))
         renderer = canvas.get_renderer()
         for ax in sorted(todo, key=lambda a: a.get_zorder()):
             ax.draw(renderer)

@@ -11,6 +11,7 @@ from ._base import Explorer, dropdown, float_slider, int_slider, slider_style
 __all__ = ["SystemExplorer"]
 
 _STABLE = "#1f77b4"
+_LABELS = {"A": "A (1/s)", "B": "B (1/s)", "Ad": "Ā", "Bd": "B̄"}
 _UNSTABLE = "#d62728"
 
 
@@ -22,10 +23,13 @@ class SystemExplorer(Explorer):
     :func:`lmu.discretize` (zero-order hold or Euler, time step ``dt``), as
     images; each is divided by its largest absolute entry (given in its
     title) so that one colour scale serves all four. Right: the eigenvalues
-    of ``A`` in the s-plane and of ``Ā`` in the z-plane with the unit circle
+    ``λ`` of ``A`` in the s-plane, drawn as ``λθ`` (the eigenvalues of
+    ``θA``, which do not depend on ``θ``: ``A`` scales with ``1/θ``), and
+    those of ``Ā`` in the z-plane with the unit circle
     (:func:`lmu.system_eigenvalues`); poles outside the circle are red and
     the status line explains the instability (for Euler, the largest stable
-    step is :func:`lmu.euler_max_stable_dt`).
+    step is :func:`lmu.euler_max_stable_dt`). The z-plane's range grows in
+    steps of 2 when poles leave it.
 
     Parameters
     ----------
@@ -84,6 +88,7 @@ class SystemExplorer(Explorer):
         fig = self.figure
         grid = fig.add_gridspec(2, 3, width_ratios=[1, 0.12, 1.15])
         self.images = {}
+        self.scale_texts = {}
         for row, (big, small) in enumerate([("A", "B"), ("Ad", "Bd")]):
             for col, name in enumerate((big, small)):
                 ax = fig.add_subplot(grid[row, col])
@@ -98,6 +103,12 @@ class SystemExplorer(Explorer):
                 else:
                     ax.set_ylabel("row i")
                 self.images[name] = image
+                # the title's first line is static; the scale on its second line changes
+                ax.set_title(f"{_LABELS[name]}\n ", fontsize=9)
+                self.scale_texts[name] = ax.text(
+                    0.5, 1.0, "", transform=ax.title.get_transform(), ha="center",
+                    va="baseline", fontsize=9,
+                )
         self.colorbar = fig.colorbar(
             self.images["A"], ax=[self.images[n].axes for n in ("A", "B", "Ad", "Bd")],
             location="bottom", fraction=0.05, pad=0.02, shrink=0.9,
@@ -120,18 +131,26 @@ class SystemExplorer(Explorer):
         self.ax_z.set_aspect("equal", adjustable="box")
         self.ax_z.set_xlabel("Re z")
         self.ax_z.set_ylabel("Im z")
-        self.title_z = self.ax_z.set_title("", fontsize=10)
+        self.ax_z.set_title("eigenvalues of Ā\n ", fontsize=10)
+        self.title_z = self.ax_z.text(
+            0.5, 1.0, "", transform=self.ax_z.title.get_transform(), ha="center",
+            va="baseline", fontsize=10,
+        )
+
+    def _layer(self, names):
+        """The images, their titles (the scale) and their frames (drawn over the images)."""
+        artists = []
+        for name in names:
+            ax = self.images[name].axes
+            artists += [self.images[name], self.scale_texts[name], *ax.spines.values()]
+        return artists
 
     def _fast_artists(self):
-        return [
-            self.images["Ad"], self.images["Bd"], self.images["Ad"].axes.title,
-            self.images["Bd"].axes.title, self.poles_z, self.title_z,
-        ]
+        return [*self._layer(("Ad", "Bd")), self.poles_z, self.title_z]
 
     def _data_artists(self):
         # A / max|A| and B / max|B| do not depend on θ; their titles (the scale) do
-        return [self.images["A"], self.images["B"], self.images["A"].axes.title,
-                self.images["B"].axes.title]
+        return self._layer(("A", "B"))
 
     # -- model ------------------------------------------------------------------
     def _continuous(self, order, theta):
@@ -194,8 +213,7 @@ class SystemExplorer(Explorer):
             image = self.images[name]
             image.set_data(matrix / scale)
             image.set_extent((-0.5, matrix.shape[1] - 0.5, d - 0.5, -0.5))
-            label = {"A": "A (1/s)", "B": "B (1/s)", "Ad": "Ā", "Bd": "B̄"}[name]
-            image.axes.set_title(f"{label}\nmax |·| {scale:.3g}", fontsize=9)
+            self.scale_texts[name].set_text(f"max |·| {scale:.3g}")
         lam, z = data["lam"], data["z"]  # lam: λθ
         modulus = np.abs(z)
         self.spectral_radius = data["radius"]
@@ -208,10 +226,7 @@ class SystemExplorer(Explorer):
         reach = 1.15 * 2.0 ** max(0, int(np.ceil(np.log2(1.05 * self.spectral_radius / 1.15))))
         self._set_limits(self.ax_z, xlim=(-reach, reach), ylim=(-reach, reach))
         verdict = "stable" if self.stable else "UNSTABLE"
-        self.title_z.set_text(
-            f"eigenvalues of Ā ({data['method']}, dt = {data['dt']:.2g} s)\n"
-            f"max |z| = {self.spectral_radius:.4f}: {verdict}"
-        )
+        self.title_z.set_text(f"max |z| = {self.spectral_radius:.4f}: {verdict}")
         self.title_z.set_color("black" if self.stable else _UNSTABLE)
 
 
