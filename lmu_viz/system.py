@@ -104,7 +104,7 @@ class SystemExplorer(Explorer):
                     ax.set_ylabel("row i")
                 self.images[name] = image
                 # the title's first line is static; the scale on its second line changes
-                ax.set_title(f"{_LABELS[name]}\n ", fontsize=9)
+                ax.set_title(f"{_LABELS[name]}\n ", fontsize=9, y=1.0)
                 self.scale_texts[name] = ax.text(
                     0.5, 1.0, "", transform=ax.title.get_transform(), ha="center",
                     va="baseline", fontsize=9,
@@ -122,7 +122,7 @@ class SystemExplorer(Explorer):
         # λθ does not depend on θ (A = Ã/θ): only d changes this panel
         self.ax_s.set_xlabel("Re λθ")
         self.ax_s.set_ylabel("Im λθ")
-        self.ax_s.set_title("eigenvalues λ of A, times θ", fontsize=10)
+        self.ax_s.set_title("eigenvalues λ of A, times θ", fontsize=10, y=1.0)
 
         self.ax_z = fig.add_subplot(grid[1, 2])
         circle = np.exp(1j * np.linspace(0, 2 * np.pi, 361))
@@ -131,7 +131,7 @@ class SystemExplorer(Explorer):
         self.ax_z.set_aspect("equal", adjustable="box")
         self.ax_z.set_xlabel("Re z")
         self.ax_z.set_ylabel("Im z")
-        self.ax_z.set_title("eigenvalues of Ā\n ", fontsize=10)
+        self.ax_z.set_title("eigenvalues of Ā\n ", fontsize=10, y=1.0)
         self.title_z = self.ax_z.text(
             0.5, 1.0, "", transform=self.ax_z.title.get_transform(), ha="center",
             va="baseline", fontsize=10,
@@ -204,9 +204,9 @@ class SystemExplorer(Explorer):
 
     def _render(self, data):
         d = data["order"]
-        if d != self._shown_order:  # new matrix sizes and poles: new ticks
+        if d != self._shown_order:  # new matrix sizes: new row ticks (B and B̄ have none)
             self._shown_order = d
-            self._mark_dirty(*(self.images[n].axes for n in ("A", "B", "Ad", "Bd")), self.ax_s)
+            self._mark_dirty(self.images["A"].axes, self.images["Ad"].axes)
         for name in ("A", "B", "Ad", "Bd"):
             matrix = data[name]
             scale = float(np.abs(matrix).max()) or 1.0
