@@ -62,6 +62,9 @@ def test_basis_slider_changes_the_lines():
     ex.controls["order"].value = 20
     r = np.linspace(0, 1, 1000)
     np.testing.assert_array_equal(segments_y(ex.lines), lmu.legendre_decoders(20, r).T)
+    # the colour is the place i / (d - 1) in the family: the colour bar never changes
+    np.testing.assert_allclose(ex.lines.get_array(), np.arange(20) / 19)
+    assert ex.last_redraw == "data"
     assert ex.controls["highlight"].max == 19
     ex.controls["highlight"].value = 17
     x, y = ex.highlight_line.get_data()
