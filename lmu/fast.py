@@ -212,10 +212,12 @@ def chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw, activation="tanh
     with ``u_t = x_t e_x + h_{t-1} e_h`` (``e_m`` is folded into ``Ā_f = Ā + e_m B̄ᵀ``).
     Per step only ``h_{t-1} [W_h, e_h]`` and a short convolution remain; the memory
     products become one (batch, order) × (order, L · units) product per chunk and
-    ``m_{c+L} = m_c Ā_f^L + [u_{c+1} … u_{c+L}] R``. The backward pass is written by
-    hand (:func:`_chunked_core`): its loop carries only the state gradients and the
-    weight gradients are large products over all steps; the small matrices
-    (``Ā_f^j W_m``, ``g``, ``R``, ``Ā_f^L``) are differentiated automatically.
+    ``m_{c+L} = m_c Ā_f^L + [u_{c+1} … u_{c+L}] R``; both large per-chunk products
+    are taken from the chunk's *start* so that they run beside its steps. The
+    backward pass is written by hand (:func:`_chunked_core`): its loop carries only
+    the state gradients and the weight gradients are large products over all steps;
+    the small matrices (``Ā_f^j W_m``, ``g``, ``R``, ``Ā_f^L`` and their products)
+    are differentiated automatically.
 
     Parameters
     ----------
@@ -260,49 +262,63 @@ def chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw, activation="tanh
         k >>= 1
         if k:
             base = tf.matmul(base, base)
+    # The next chunk's memory and memory-to-hidden terms, from this chunk's start
+    # (so that the large product does not wait for the chunk's steps):
+    # [P_{c+1}, m_{c+1}] = m_c [Ā_f^L F, Ā_f^L] + U_c [R F, R],  F = Fcat
+    AFR = tf.concat([tf.matmul(AfL, Fcat), AfL], axis=1)  # (d, L n + d)
+    RFR = tf.concat([tf.matmul(R, Fcat), R], axis=1)  # (L, L n + d)
     W_he = tf.concat([W_h, e_h], axis=1)  # (n, n + 1)
     batch = tf.shape(xw)[1]
     xw4 = tf.reshape(xw, (n_chunks, L, batch, n))
     ux4 = tf.reshape(ux, (n_chunks, L, batch, 1))
     core = _chunked_core(f, ACTIVATION_DERIVATIVES[_activation_name(activation)], L, n, n_chunks)
-    hs4 = core(h0, m0, W_he, Fcat, g, AfL, R, ux4, xw4)
+    hs4 = core(h0, m0, W_he, Fcat, g, AFR, RFR, ux4, xw4)
     return tf.reshape(hs4, (-1, batch, n))[:steps]
 
 
 def _chunked_core(f, fprime, L, n, n_chunks):
     """The chunk loop with a hand-written backward pass (see :func:`chunked_lmu_sequence`).
 
-    The backward loop carries only the state gradients (``dh``, and ``dm`` at chunk
-    boundaries); the gradients of ``W_he``, ``Fcat``, ``g``, ``AfL`` and ``R`` are
-    large products over all steps (or chunks) after the loop.
+    Each iteration of the loops does two independent things: the ``L``
+    dependent steps of its chunk (one small product per step), and one large
+    product that only needs the loop's carried state: forward
+    ``[P_{c+1}, m_{c+1}] = m_c AFR + U_c RFR`` (the ``U_c`` part is small and
+    waits for the steps), backward ``dm_c = [dP_{c+1}, dm_{c+1}] AFRᵀ``. On a
+    multi-core CPU TensorFlow runs the large product beside the steps. The
+    backward loop carries only state gradients; the gradients of ``W_he``,
+    ``AFR``, ``RFR`` and ``g`` are large products over all steps (or chunks)
+    after the loop.
     """
 
     @tf.custom_gradient
-    def core(h0, m0, W_he, Fcat, g, AfL, R, ux4, xw4):
+    def core(h0, m0, W_he, Fcat, g, AFR, RFR, ux4, xw4):
         dtype = xw4.dtype
+        Ln = L * n
         xw_ta = tf.TensorArray(dtype, size=n_chunks).unstack(xw4)
         ux_ta = tf.TensorArray(dtype, size=n_chunks).unstack(ux4)
         g_rev = [g[j::-1] for j in range(L)]
 
-        def body(c, h, m, hs, ms, us_ta):
-            P = tf.unstack(tf.reshape(tf.matmul(m, Fcat), (-1, L, n)), axis=1)
+        def body(c, h, m, P, hs, ms, us_ta):
+            Q = tf.matmul(m, AFR)  # needs only m_c: runs beside the steps below
+            Pj = tf.unstack(tf.reshape(P, (-1, L, n)), axis=1)
             xw_c, ux_c = tf.unstack(xw_ta.read(c)), tf.unstack(ux_ta.read(c))
             us, outs = [], []
             for j in range(L):
                 he = tf.matmul(h, W_he)
                 us.append(ux_c[j] + he[:, n:])
                 U = tf.concat(us, axis=1)  # (B, j + 1)
-                h = f(xw_c[j] + he[:, :n] + P[j] + tf.matmul(U, g_rev[j]))
+                h = f(xw_c[j] + he[:, :n] + Pj[j] + tf.matmul(U, g_rev[j]))
                 outs.append(h)
+            nxt = Q + tf.matmul(U, RFR)
             hs, ms, us_ta = hs.write(c, tf.stack(outs)), ms.write(c, m), us_ta.write(c, U)
-            return c + 1, h, tf.matmul(m, AfL) + tf.matmul(U, R), hs, ms, us_ta
+            return c + 1, h, nxt[:, Ln:], nxt[:, :Ln], hs, ms, us_ta
 
         arrays = [tf.TensorArray(dtype, size=n_chunks) for _ in range(3)]
-        _, _, _, hs, ms, us_ta = tf.while_loop(
+        _, _, _, _, hs, ms, us_ta = tf.while_loop(
             lambda c, *_: c < n_chunks,
             body,
-            (0, h0, m0, *arrays),
-            parallel_iterations=1,
+            (0, h0, m0, tf.matmul(m0, Fcat), *arrays),
+            parallel_iterations=2,
             maximum_iterations=n_chunks,
         )
         hs4 = hs.stack()  # (C, L, B, n)
@@ -317,15 +333,14 @@ def _chunked_core(f, fprime, L, n, n_chunks):
             zero = tf.zeros((n,), dtype)
             G = [tf.stack([g[j - i] if i <= j else zero for i in range(L)], axis=1)
                  for j in range(L)]
-            W_heT, RT, AfLT, FcatT = (tf.transpose(W_he), tf.transpose(R), tf.transpose(AfL),
-                                      tf.transpose(Fcat))
-            dA_ta = tf.TensorArray(dtype, size=n_chunks)
-            du_ta = tf.TensorArray(dtype, size=n_chunks)
-            dm_ta = tf.TensorArray(dtype, size=n_chunks)
+            W_heT, AFRT, RFRT = tf.transpose(W_he), tf.transpose(AFR), tf.transpose(RFR)
+            dA_ta, du_ta, dn_ta = (tf.TensorArray(dtype, size=n_chunks) for _ in range(3))
 
-            def body(c, dh, dm, dA_ta, du_ta, dm_ta):
+            def body(c, dh, dnext, dA_ta, du_ta, dn_ta):
+                # dnext = [dP_{c+1}, dm_{c+1}], the gradient of what chunk c handed on
+                dm = tf.matmul(dnext, AFRT)  # dm_c: needs only the carry, runs beside the steps
+                du_pend = tf.matmul(dnext, RFRT)  # (B, L)
                 h_c, dh_c = tf.unstack(hs4[c]), tf.unstack(dhs4[c])
-                du_pend = tf.matmul(dm, RT)  # (B, L): from m_{c+L} = m_c AfL + U R
                 dAs, dus = [None] * L, [None] * L
                 for j in reversed(range(L)):
                     dA = dh_c[j] + dh
@@ -335,42 +350,40 @@ def _chunked_core(f, fprime, L, n, n_chunks):
                     dus[j] = du_pend[:, j : j + 1]
                     dAs[j] = dA
                     dh = tf.matmul(tf.concat([dA, dus[j]], axis=1), W_heT)
-                dP = tf.concat(dAs, axis=1)  # (B, L n), the layout of m @ Fcat
-                dm_ta = dm_ta.write(c, dm)
-                dm = tf.matmul(dm, AfLT) + tf.matmul(dP, FcatT)
-                return c - 1, dh, dm, dA_ta.write(c, tf.stack(dAs)), du_ta.write(c, tf.stack(dus)), dm_ta
+                return (c - 1, dh, tf.concat([*dAs, dm], axis=1), dA_ta.write(c, tf.stack(dAs)),
+                        du_ta.write(c, tf.stack(dus)), dn_ta.write(c, dnext))
 
-            _, dh0, dm0, dA_ta, du_ta, dm_ta = tf.while_loop(
+            batch = tf.shape(h0)[0]
+            _, dh0, dfirst, dA_ta, du_ta, dn_ta = tf.while_loop(
                 lambda c, *_: c >= 0,
                 body,
-                (n_chunks - 1, tf.zeros_like(h0), tf.zeros_like(m0), dA_ta, du_ta, dm_ta),
-                parallel_iterations=1,
+                (n_chunks - 1, tf.zeros_like(h0), tf.zeros((batch, Ln + d), dtype), dA_ta, du_ta,
+                 dn_ta),
+                parallel_iterations=2,
                 maximum_iterations=n_chunks,
             )
-            dA4, du4, dM_end = dA_ta.stack(), du_ta.stack(), dm_ta.stack()
-            batch = tf.shape(h0)[0]
+            dA4, du4, dN = dA_ta.stack(), du_ta.stack(), dn_ta.stack()
+            dP0 = dfirst[:, :Ln]  # P_0 = m0 Fcat
+            dm0 = dfirst[:, Ln:] + tf.matmul(dP0, Fcat, transpose_b=True)
+            dFcat = tf.matmul(m0, dP0, transpose_a=True)
             # weight gradients: large products over every step (or chunk) at once
             h_all = tf.reshape(hs4, (-1, batch, n))
             h_prev = tf.reshape(tf.concat([h0[None], h_all[:-1]], axis=0), (-1, n))
             d_he = tf.reshape(tf.concat([dA4, du4], axis=3), (-1, n + 1))
             dW_he = tf.matmul(h_prev, d_he, transpose_a=True)
-            Mflat = tf.reshape(Ms, (-1, d))
-            dPflat = tf.reshape(tf.transpose(dA4, (0, 2, 1, 3)), (-1, L * n))
-            dFcat = tf.matmul(Mflat, dPflat, transpose_a=True)
-            dMflat = tf.reshape(dM_end, (-1, d))
-            dAfL = tf.matmul(Mflat, dMflat, transpose_a=True)
-            dR = tf.matmul(tf.reshape(tf.transpose(Us, (2, 0, 1)), (L, -1)), dMflat)
+            dNflat = tf.reshape(dN, (-1, Ln + d))
+            dAFR = tf.matmul(tf.reshape(Ms, (-1, d)), dNflat, transpose_a=True)
+            dRFR = tf.matmul(tf.reshape(Us, (-1, L)), dNflat, transpose_a=True)
             dA_b = tf.transpose(dA4, (0, 2, 1, 3))  # (C, B, L, n)
             dg = tf.stack([tf.einsum("cbi,cbin->n", Us[:, :, : L - k], dA_b[:, :, k:])
                            for k in range(L)])
-            return dh0, dm0, dW_he, dFcat, dg, dAfL, dR, du4, dA4
+            return dh0, dm0, dW_he, dFcat, dg, dAFR, dRFR, du4, dA4
 
         return hs4, grad
 
     return core
 
 
-# ------------------------------------------------------------------ the layer's glue
 def fast_activation_name(activation):
     """The fast paths' name of a hidden activation, or ``None`` if they do not support it.
 
