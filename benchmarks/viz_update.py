@@ -2,7 +2,9 @@
 
 For each explorer, at memory orders d = 12 and d = 64 and with 2,000 samples
 shown, this changes one parameter 50 times (50 distinct values, so every
-change that needs new numbers really computes them) and times each change
+change that needs new numbers really computes them; the ``order`` rows
+alternate d and d − 1, so after two changes their numbers come from the
+explorers' caches and those rows measure the redraw) and times each change
 from the call of ``update`` to a finished redraw of the Agg canvas
 (``figure.canvas.draw()``). It reports the median and the 95th percentile of
 
