@@ -98,10 +98,10 @@ class SystemExplorer(Explorer):
                 )
                 ax.set_xticks([])
                 ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
-                if col == 1:
+                if col == 1 or row == 1:  # Ā, B̄: the rows of A above (a d change redraws no ticks)
                     ax.set_yticks([])
-                else:
-                    ax.set_ylabel("row i")
+                if col == 0:
+                    ax.set_ylabel("row i" if row == 0 else "row i (as in A)")
                 self.images[name] = image
                 # the title's first line is static; the scale on its second line changes
                 ax.set_title(f"{_LABELS[name]}\n ", fontsize=9, y=1.0)
@@ -204,9 +204,9 @@ class SystemExplorer(Explorer):
 
     def _render(self, data):
         d = data["order"]
-        if d != self._shown_order:  # new matrix sizes: new row ticks (B and B̄ have none)
+        if d != self._shown_order:  # new matrix sizes: new row ticks (only A has them)
             self._shown_order = d
-            self._mark_dirty(self.images["A"].axes, self.images["Ad"].axes)
+            self._mark_dirty(self.images["A"].axes)
         for name in ("A", "B", "Ad", "Bd"):
             matrix = data[name]
             scale = float(np.abs(matrix).max()) or 1.0
