@@ -372,7 +372,6 @@ class Explorer:
         self._dirty.update(axes)
 
     def _draw_layer(self, artists):
-        canvas = self.figure.canvas
         for artist in artists:
             if isinstance(artist, Legend) and artist.get_frame().get_alpha() == 1.0:
                 self._stamp(artist)
@@ -389,13 +388,15 @@ class Explorer:
         kept = self._stamps.get(id(legend))
         if kept is not None and kept[0] is legend:
             _, region, box = kept
-            canvas.restore_region(region, bbox=box, xy=(0, 0))  # xy: where the region (the whole figure) goes
+            canvas.restore_region(region, bbox=box, xy=(0, 0))  # xy: where the region goes
             return
         self.figure.draw_artist(legend)
         x0, y0, x1, y1 = legend.get_window_extent(canvas.get_renderer()).extents
         height = int(self.figure.bbox.height)
         box = (int(np.floor(x0)), height - int(np.ceil(y1)), int(np.ceil(x1)), height - int(np.floor(y0)))
         region = canvas.copy_from_bbox(self.figure.bbox)
+        # forget legends that were replaced (a new view of a panel)
+        self._stamps = {k: v for k, v in self._stamps.items() if v[0] in self._fast}
         self._stamps[id(legend)] = (legend, region, box)
 
     def _on_draw(self, event):
