@@ -261,12 +261,14 @@ class DelayReconstructionExplorer(_SignalMixin, Explorer):
             sweep_orders = self.sweep_orders
             key = ("steady state", kind, float(cutoff), int(seed), float(theta), r, self.sweep_orders)
             orders = sorted(set(self.sweep_orders) | {order})
-            errors = self._cache.get(
-                key + (order,),
-                lambda: dict(zip(orders, np.atleast_1d(
-                    lmu.steady_state_nrmse(u, orders, theta, self.dt, r)
-                ))),
-            )
+
+            def steady():
+                if not np.any(u):  # no events in the shown time: the NRMSE is undefined
+                    return dict.fromkeys(orders, float("nan"))
+                values = lmu.steady_state_nrmse(u, orders, theta, self.dt, r)
+                return dict(zip(orders, np.atleast_1d(values)))
+
+            errors = self._cache.get(key + (order,), steady)
             data["x"] = np.array(sweep_orders, dtype=float)
             data["y"] = np.array([errors[d] for d in sweep_orders])
             data["marker"] = (order, errors[order])

@@ -442,3 +442,11 @@ def test_import_lmu_viz_does_not_import_tensorflow():
     code = "import sys, lmu_viz; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_delay_silent_input_is_explained_not_an_error(monkeypatch):
+    # an input without any event in the shown time: every NRMSE is undefined
+    monkeypatch.setattr(lmu, "make_signal", lambda kind, steps, **kwargs: np.zeros(steps))
+    ex = DelayReconstructionExplorer(backend="none", sweep_orders=[2, 4])
+    assert np.isnan(ex.nrmse) and np.all(np.isnan(ex.sweep))
+    assert "undefined" in ex.status.value and "#b00020" not in ex.status.value  # a note, no error
