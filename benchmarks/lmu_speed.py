@@ -32,6 +32,13 @@ prints a table. Cases (``--cases``, comma separated):
     one call) and the test MSE per delay, against a step-by-step NumPy loop
     over time (batched over the 100 sequences), which is timed on the first
     steps only and **extrapolated** to the full length.
+``mackey_glass``
+    The paper's Mackey-Glass LMU network (4 × LMU(49 units, order 4, θ 4) →
+    Dense(1), every layer returning sequences): one training step of 32
+    sequences × 5,000 steps (MSE, Adam) — one epoch of the full protocol is one
+    such step plus a forward pass. Ours: ``lmu.LMU(implementation="chunked")``
+    (with and without XLA) and ``"cell"``; theirs: ``keras_lmu.LMU`` with the
+    same feedback options as above.
 
 Every repetition runs each variant once, in turn, in the same process, so
 the variants see the same machine load; the JSON keeps every time, the median
@@ -64,7 +71,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-CASES = ("psmnist_recurrent", "psmnist_feedforward", "inference", "capacity")
+CASES = ("psmnist_recurrent", "psmnist_feedforward", "inference", "capacity", "mackey_glass")
 BATCH, STEPS, ORDER, UNITS = 100, 784, 256, 212
 
 # variant names of results written while the fast layer was lmu.fast.FastLMU
@@ -94,6 +101,33 @@ def canonical(payload):
         return obj
 
     return rename(copy.deepcopy(payload))
+
+
+def training_flops(batch=BATCH, steps=STEPS, order=ORDER, units=UNITS, chunk=8):
+    """Floating-point operations of one training step of the paper's psMNIST LMU (counted, not timed).
+
+    Only the matrix products are counted (a multiply-add is 2 FLOP); the
+    elementwise work is smaller by a factor of about ``units``. Per (sequence,
+    step), with ``d = order`` and ``n = units``:
+
+    - step by step (keras-lmu, ``implementation="cell"``): forward
+      ``d² + dn + n²`` (memory, memory → hidden, hidden → hidden); backward
+      the same products transposed for the state gradients (``d² + dn + n²``)
+      plus the weight gradients of ``W_m`` and ``W_h`` (``dn + n²``; ``Ā`` is fixed);
+    - chunked (``implementation="chunked"``, chunk ``L``): the memory matrix
+      only once per chunk, so ``d²/L`` instead of ``d²`` in each of the three
+      passes, and ``n (n + 1)`` for ``h [W_h, e_h]``.
+
+    Returns
+    -------
+    dict
+        ``{"cell": GFLOP, "chunked": GFLOP, "ratio": chunked / cell}``.
+    """
+    d, n, L = order, units, chunk
+    cell = (d * d + d * n + n * n) + (d * d + d * n + n * n) + (d * n + n * n)
+    chunked = 3 * (n * (n + 1) + d * n + d * d / L)
+    scale = 2 * batch * steps / 1e9
+    return {"cell": cell * scale, "chunked": chunked * scale, "ratio": chunked / cell}
 
 
 def _load():
@@ -208,25 +242,29 @@ def _data(batch=BATCH):
     return x, y
 
 
-def _compiled(build, jit):
+def _compiled(build, jit, loss=None):
     import keras
 
     model = build()
     model.compile(
         keras.optimizers.Adam(),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=jit,
     )
     return model
 
 
-def _time_training(builders, reps, warmup=2):
-    """Median training-step time of each model, variants alternating within a repetition."""
-    x, y = _data()
+def _time_training(builders, reps, warmup=2, data=None, loss=None):
+    """Median training-step time of each model, variants alternating within a repetition.
+
+    ``data`` is ``(x, y)`` (default: a psMNIST-shaped batch), ``loss`` a Keras
+    loss (default: sparse categorical cross-entropy on logits).
+    """
+    x, y = _data() if data is None else data
     models, compile_s = {}, {}
     for name, (build, jit) in builders.items():
         start = time.perf_counter()
-        models[name] = _compiled(build, jit)
+        models[name] = _compiled(build, jit, loss)
         for _ in range(warmup):
             models[name].train_on_batch(x, y)
         compile_s[name] = time.perf_counter() - start
@@ -306,6 +344,63 @@ def case_psmnist_recurrent(reps, quick):
         "ratios_cpu_time": _ratios(res, ours, theirs, "cpu_median_s"),
         "best": {"ours": best_ours, "keras_lmu": best_theirs,
                  "ours_over_keras_lmu": res[best_ours]["median_s"] / res[best_theirs]["median_s"]},
+    }
+
+
+def _mackey_glass_models(which, steps):
+    """The paper's Mackey-Glass LMU network (4 × LMU(49, order 4, θ 4) → Dense(1)), ours and keras-lmu's."""
+    import keras
+
+    import lmu
+
+    def net(make):
+        inp = keras.Input((steps, 1))
+        x = inp
+        for _ in range(4):
+            x = make()(x)
+        return keras.Model(inp, keras.layers.Dense(1)(x))
+
+    out = {}
+    for implementation in ("chunked", "cell"):
+        if f"ours_{implementation}" in which:
+            out[f"ours_{implementation}"] = lambda implementation=implementation: net(
+                lambda: lmu.LMU(49, 4, 4.0, return_sequences=True, implementation=implementation))
+    if "keras_lmu" in which:
+        import keras_lmu
+
+        out["keras_lmu"] = lambda: net(lambda: keras_lmu.LMU(
+            memory_d=1, order=4, theta=4, hidden_cell=keras.layers.SimpleRNNCell(49),
+            hidden_to_memory=True, memory_to_memory=True, input_to_hidden=True,
+            return_sequences=True))
+    return out
+
+
+def case_mackey_glass(reps, quick):
+    steps, batch = (500, 8) if quick else (5000, 32)
+    models = _mackey_glass_models(["ours_chunked", "ours_cell", "keras_lmu"], steps)
+    # XLA over a 5,000-step loop of the step-by-step cell is far slower on this CPU (one
+    # epoch of the full Mackey-Glass run took 83 s instead of 8.7 s), so the step-by-step
+    # variants run with Keras' default only
+    builders = {
+        "ours_chunked[no-xla]": (models["ours_chunked"], False),
+        "ours_chunked[xla]": (models["ours_chunked"], True),
+        "ours_cell[no-xla]": (models["ours_cell"], False),
+        "keras_lmu[no-xla]": (models["keras_lmu"], False),
+    }
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, steps, 1)).astype(np.float32)
+    res = _time_training(builders, reps, data=(x, np.roll(x, -15, axis=1)), loss="mse")
+    theirs = [k for k in res if k.startswith("keras_lmu")]
+    ours = [k for k in res if k.startswith("ours")]
+    best_ours = min(ours, key=lambda k: res[k]["median_s"])
+    return {
+        "what": f"the paper's Mackey-Glass LMU network (4 x LMU(49, order 4, theta 4) -> Dense(1)), "
+                f"one training step of {batch} sequences x {steps} steps (MSE, Adam)",
+        "results": res,
+        "ratios": _ratios(res, ours, theirs),
+        "ratios_cpu_time": _ratios(res, ours, theirs, "cpu_median_s"),
+        "best": {"ours": best_ours, "keras_lmu": "keras_lmu[no-xla]",
+                 "ours_over_keras_lmu": res[best_ours]["median_s"] / res["keras_lmu[no-xla]"]["median_s"]},
     }
 
 
