@@ -226,7 +226,7 @@ def _block_length(steps):
     return 1 << max(0, int(round(np.log2(steps) / 2)))
 
 
-def _simulate_blocked(u2, Ad, Bd, out):
+def _simulate_blocked(u2, Ad, Bd):
     """Exact step recursion over blocks of ``L`` steps, all blocks at once.
 
     With ``L`` a power of two, the state ``s_j`` just before block ``j`` obeys
@@ -243,8 +243,12 @@ def _simulate_blocked(u2, Ad, Bd, out):
     u2 : ndarray, shape (batch, T)
     Ad : ndarray, shape (d, d)
     Bd : ndarray, shape (d, 1)
-    out : ndarray, shape (batch, T, d)
-        Filled with the states.
+
+    Returns
+    -------
+    ndarray, shape (batch, T, d)
+        The states: a view of a ``(batch, blocks L, d)`` array (the last
+        block padded with zero input), contiguous when ``batch == 1``.
     """
     batch, steps = u2.shape
     d = Ad.shape[0]
@@ -270,19 +274,19 @@ def _simulate_blocked(u2, Ad, Bd, out):
     for j in range(1, blocks):
         np.matmul(start[j - 1], powerT, out=start[j])
         start[j] += drive[:, j - 1]
-    # the L steps of every block at once; step i of all blocks is contiguous
-    states = np.empty((L, batch * blocks, d))
-    np.multiply(U.T[:, :, None], Bd, out=states)
-    prev = start.transpose(1, 0, 2).reshape(batch * blocks, d)
+    # the L steps of every block at once, in small contiguous buffers (fast
+    # products), each step copied once into its place in the output
+    out = np.empty((batch, blocks, L, d))
+    steps_of = out.reshape(batch * blocks, L, d)
+    prev = np.ascontiguousarray(start.transpose(1, 0, 2)).reshape(batch * blocks, d)
+    cur = np.empty_like(prev)
+    UT = np.ascontiguousarray(U.T)
     for i in range(L):
-        states[i] += prev @ AdT
-        prev = states[i]
-    states = states.reshape(L, batch, blocks, d).transpose(1, 2, 0, 3)  # (batch, blocks, L, d)
-    full = steps // L  # one copy into out: the whole blocks, then the partial last one
-    out[:, : full * L].reshape(batch, full, L, d)[...] = states[:, :full]
-    if full < blocks:
-        out[:, full * L :] = states[:, full, : steps - full * L]
-    return out
+        np.matmul(prev, AdT, out=cur)
+        cur += UT[i][:, None] * Bd
+        steps_of[:, i] = cur
+        prev, cur = cur, prev
+    return out.reshape(batch, blocks * L, d)[:, :steps]
 
 
 def _use_blocked(batch, steps, order, k, nfft, readout):
@@ -369,22 +373,24 @@ def simulate_memory(
     )
     Ad, Bd = _discrete_system(order, theta, dt, method)
     nfft = scipy.fft.next_fast_len(2 * steps - 1, real=True)
-    out = np.empty((batch, steps, k))
     if _use_blocked(batch, steps, order, k, nfft, readout is not None):
-        group = max(1, int(max_batch_bytes // (2 * steps * order * 8)))
-        states = None if readout is None else np.empty((min(group, batch), steps, order))
         with np.errstate(over="ignore", invalid="ignore"):
-            for start in range(0, batch, group):
-                stop = min(batch, start + group)
-                if readout is None:
-                    _simulate_blocked(u2[start:stop], Ad, Bd, out[start:stop])
-                else:
-                    m = _simulate_blocked(u2[start:stop], Ad, Bd, states[: stop - start])
+            if readout is None:
+                out = _simulate_blocked(u2, Ad, Bd)
+                if batch > 1 and not out.flags.c_contiguous:
+                    out = np.ascontiguousarray(out)
+            else:
+                out = np.empty((batch, steps, k))
+                group = max(1, int(max_batch_bytes // (2 * steps * order * 8)))
+                for start in range(0, batch, group):
+                    stop = min(batch, start + group)
+                    m = _simulate_blocked(u2[start:stop], Ad, Bd)
                     np.matmul(m, readout, out=out[start:stop])
         # an unstable recursion overflows to inf (and inf - inf = nan)
         if not np.all(np.isfinite(out)):
             raise unstable
         return out.reshape(*lead, steps, k)
+    out = np.empty((batch, steps, k))
     H = impulse_response(Ad, Bd, steps)
     if readout is not None:
         H = H @ readout
