@@ -38,6 +38,12 @@ __all__ = ["LMUCell", "LMU", "Legendre", "discrete_memory_matrices", "load_model
 # values of LMU's ``implementation``
 IMPLEMENTATIONS = ("auto", "cell", *fast.IMPLEMENTATIONS)
 
+#: ``implementation="auto"`` runs "chunked" for layers with ``units + order`` up to this
+#: size and the step loop ("cell") above it: one training step on our 2-core CPU
+#: (batch 32–100, 784–1,000 steps, no XLA) was faster chunked at 49 units / order 4
+#: (×1.6), even at 64 / 32, and slower at 128 / 128 (×0.86) and 212 / 256 (×0.81).
+AUTO_CHUNKED_MAX_SIZE = 96
+
 _PACKAGE = "lmu"
 
 
@@ -498,7 +504,11 @@ class LMU(keras.layers.RNN):
           step (the Performance chapter shows the measured times).
         - ``"fused"``: one fused matrix product per step with a hand-written
           backward pass (:func:`lmu.fast.fused_lmu_sequence`).
-        - ``"auto"``: ``"chunked"`` whenever the call allows it, else ``"cell"``.
+        - ``"auto"``: ``"chunked"`` for small layers (``units + order`` at most
+          :data:`AUTO_CHUNKED_MAX_SIZE`, where the per-step overhead of a loop
+          dominates; measured several times faster for the paper's
+          Mackey-Glass network) when the call allows it, else ``"cell"``
+          (faster on our CPU for larger layers such as the psMNIST network).
 
         The fast paths support ``return_sequences``, ``return_state``,
         ``go_backwards``, ``stateful``, ``keras.layers.Bidirectional``, an
@@ -616,6 +626,8 @@ class LMU(keras.layers.RNN):
         if self.implementation == "cell":
             return "cell"
         if self.implementation == "auto":
+            if self.cell.units + self.cell.order > AUTO_CHUNKED_MAX_SIZE:
+                return "cell"
             return "cell" if self._fast_path_obstacle(mask) is not None else "chunked"
         self._check_fast_path(self.implementation, mask)
         return self.implementation

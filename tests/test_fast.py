@@ -254,6 +254,18 @@ def test_auto_is_chunked_when_possible(x):
     assert layer._resolve_implementation() == "chunked"
 
 
+def test_auto_uses_the_step_loop_for_large_layers():
+    from lmu.layers import AUTO_CHUNKED_MAX_SIZE
+
+    small = lmu.LMU(49, 4, 4.0)  # the paper's Mackey-Glass layer
+    assert small._resolve_implementation() == "chunked"
+    edge = lmu.LMU(AUTO_CHUNKED_MAX_SIZE - 8, 8, 10.0)
+    assert edge._resolve_implementation() == "chunked"
+    large = lmu.LMU(212, 256, 784.0)  # the paper's psMNIST layer
+    assert large._resolve_implementation() == "cell"
+    assert lmu.LMU(212, 256, 784.0, implementation="chunked")._resolve_implementation() == "chunked"
+
+
 @pytest.mark.parametrize("kwargs, option", [
     (dict(hidden_activation="softplus"), "hidden_activation"),
     (dict(hidden_activation=lambda z: 0.5 * z), "hidden_activation"),
