@@ -379,14 +379,33 @@ def test_public_names():
 def test_backend_choice():
     ex = LegendreBasisExplorer(backend="auto", order=2)  # Agg is active in the tests
     assert ex.backend == "inline"
-    try:
-        import ipympl  # noqa: F401
-    except ImportError:
-        with pytest.raises(ValueError, match="ipympl"):
-            LegendreBasisExplorer(backend="ipympl")
-    else:  # pragma: no cover - only where ipympl is installed
-        ex = LegendreBasisExplorer(backend="ipympl", order=2)
-        assert ex.widget.children[1] is ex.figure.canvas
+
+
+@pytest.mark.parametrize(
+    "factory, change",
+    [
+        (lambda: LegendreBasisExplorer(backend="ipympl", order=12), {"order": 20, "highlight": 3}),
+        (lambda: DelayReconstructionExplorer(backend="ipympl"), {"theta": 2.0, "delay": 0.3}),
+        (lambda: MemoryStateExplorer(backend="ipympl", order=6), {"theta": 1.5, "t": 2.0}),
+        (lambda: SystemExplorer(backend="ipympl"), {"dt": 0.05, "theta": 2.0}),
+    ],
+)
+def test_ipympl_backend(factory, change):
+    """With ipympl (a pinned dependency) the figure's canvas is the widget and updates draw on it."""
+    from ipympl.backend_nbagg import Canvas
+
+    ex = factory()
+    assert ex.backend == "ipympl"
+    assert isinstance(ex.figure.canvas, Canvas) and ex.widget.children[1] is ex.figure.canvas
+    ex.update(**change)
+    for name, value in change.items():
+        assert ex.params[name] == pytest.approx(value)
+    assert ex.last_redraw in ("blit", "data", "axes", "full")
+    assert not ex.status.value  # no error shown
+    # without a front end ipympl only schedules its draws; a forced draw renders the figure
+    ex.figure.canvas.draw()
+    pixels = np.asarray(ex.figure.canvas.buffer_rgba())
+    assert (pixels[..., :3] < 128).mean() > 0.005  # axes, curves and text were drawn
 
 
 @pytest.mark.parametrize(
