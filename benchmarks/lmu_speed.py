@@ -254,33 +254,43 @@ def _compiled(build, jit, loss=None):
     return model
 
 
-def _time_training(builders, reps, warmup=2, data=None, loss=None):
+def _time_training(builders, reps, warmup=2, data=None, loss=None, min_rep_s=0.2):
     """Median training-step time of each model, variants alternating within a repetition.
 
     ``data`` is ``(x, y)`` (default: a psMNIST-shaped batch), ``loss`` a Keras
-    loss (default: sparse categorical cross-entropy on logits).
+    loss (default: sparse categorical cross-entropy on logits). A model whose
+    step takes less than ``min_rep_s`` runs that many consecutive steps per
+    repetition (as in training) and the time per step is their mean, so that
+    millisecond steps are not timed one call at a time right after another
+    model's step (``steps_per_rep`` in the results).
     """
     x, y = _data() if data is None else data
-    models, compile_s = {}, {}
+    models, compile_s, per_rep = {}, {}, {}
     for name, (build, jit) in builders.items():
         start = time.perf_counter()
         models[name] = _compiled(build, jit, loss)
         for _ in range(warmup):
+            step_start = time.perf_counter()
             models[name].train_on_batch(x, y)
+            step_s = time.perf_counter() - step_start
         compile_s[name] = time.perf_counter() - start
-        print(f"  {name}: built and warmed up in {compile_s[name]:.1f} s", flush=True)
+        per_rep[name] = max(1, min(200, int(min_rep_s / max(step_s, 1e-6))))
+        print(f"  {name}: built and warmed up in {compile_s[name]:.1f} s"
+              f"{f', {per_rep[name]} steps per repetition' if per_rep[name] > 1 else ''}", flush=True)
     times = {name: [] for name in models}
     cpu = {name: [] for name in models}
     for r in range(reps):
         for name, model in models.items():
             with _Clock() as clock:
-                model.train_on_batch(x, y)
-            times[name].append(clock.wall)
-            cpu[name].append(clock.cpu)
-        print(f"  rep {r + 1}/{reps}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in times.items()),
+                for _ in range(per_rep[name]):
+                    model.train_on_batch(x, y)
+            times[name].append(clock.wall / per_rep[name])
+            cpu[name].append(clock.cpu / per_rep[name])
+        print(f"  rep {r + 1}/{reps}: " + ", ".join(f"{k} {v[-1]:.4f} s" for k, v in times.items()),
               flush=True)
     out = {name: {**_summary(t, cpu[name]), "jit_compile": builders[name][1],
                   "params": int(models[name].count_params()),
+                  "steps_per_rep": per_rep[name],
                   "build_and_warmup_s": round(compile_s[name], 2)} for name, t in times.items()}
     return out
 

@@ -251,14 +251,20 @@ class LMUFeedforward(keras.layers.Layer):
         ``conv_mode="fft"``), else the last state (batch, order).
         """
         x = tf.convert_to_tensor(inputs)
-        u = tf.squeeze(tf.matmul(x, tf.cast(self.input_encoders, x.dtype)), axis=-1)  # (B, T)
         steps = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
-        H_rev = tf.cast(self._reversed_impulse_response(steps), u.dtype)  # (T, d)
+        H_rev = tf.cast(self._reversed_impulse_response(steps), x.dtype)  # (T, d)
         mode = self.conv_mode
         if mode == "auto":
             mode = "fft" if self.return_sequences else "matmul"
         if mode == "matmul":
-            return tf.matmul(u, H_rev)  # m_T = sum_k u_k H[T-1-k]
+            # m_T = sum_k u_k H[T-1-k] with u = x e_x, computed as (x H_rev) e_x: the
+            # gradient of e_x then needs only the forward product (no (B, T) backward
+            # product through u), and x needs no gradient at all
+            n_in = x.shape[-1]
+            xt = tf.reshape(tf.transpose(x, (0, 2, 1)), (-1, steps))  # (B n_in, T)
+            XH = tf.reshape(tf.matmul(xt, H_rev), (-1, n_in, self.order))  # (B, n_in, d)
+            return tf.tensordot(XH, tf.cast(self.input_encoders[:, 0], XH.dtype), axes=[[1], [0]])
+        u = tf.squeeze(tf.matmul(x, tf.cast(self.input_encoders, x.dtype)), axis=-1)  # (B, T)
         n = 2 * tf.shape(u)[1]
         Uf = tf.signal.rfft(tf.cast(u, tf.float32), fft_length=[n])  # (B, F)
         Hf = tf.signal.rfft(tf.transpose(tf.reverse(H_rev, axis=[0])), fft_length=[n])  # (d, F)
