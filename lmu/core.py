@@ -234,9 +234,9 @@ def _simulate_blocked(u2, Ad, Bd):
     ``steps / L`` blocks, with one matrix–vector product each); then the
     ordinary recursion ``m[t] = Ad m[t-1] + Bd u[t]`` runs its ``L`` steps in
     every block simultaneously, starting from the ``s_j`` (``L`` products of a
-    ``(blocks, d)`` matrix with ``Ad^T``). Every state is a short chain of the
-    same products as the step-by-step loop, so the round-off is that of the
-    loop; the cost is about ``2 steps d^2`` flops per sequence.
+    ``(blocks, d)`` matrix with ``Ad^T``). Every state is a short chain of
+    products like the step-by-step loop's, so the round-off is of the same
+    size; the cost is about ``2 steps d^2`` flops per sequence.
 
     Parameters
     ----------
@@ -259,11 +259,7 @@ def _simulate_blocked(u2, Ad, Bd):
     U = np.zeros((batch, blocks * L))  # zero padding after the end changes no state
     U[:, :steps] = u2
     U = U.reshape(batch * blocks, L)
-    # H[k] = Ad^k Bd for k < L, and Ad^L by squaring
-    H = np.empty((L, d))
-    H[0] = Bd
-    for k in range(1, L):
-        np.matmul(H[k - 1], AdT, out=H[k])
+    H = impulse_response(Ad, Bd, L)  # H[k] = Ad^k Bd for k < L; Ad^L by squaring below
     power = Ad
     for _ in range(L.bit_length() - 1):
         power = power @ power
@@ -498,10 +494,7 @@ def delay_error(order, theta_freq, delay=1.0):
     if r is None:
         raise ValueError("delay must be a single fraction in [0, 1]")
     order = check_order(order)
-    readout = legendre_decoders(order, [r])[0]
-    H = _readout_transfer([order], readout, tf.ravel())[0]  # = delay_transfer(order, [r], tf, 1)
-    ideal = np.exp(-2j * np.pi * tf.ravel() * r)
-    return np.abs(H - ideal).reshape(tf.shape)
+    return np.abs(_delay_readout_error([order], r, tf.ravel())[0]).reshape(tf.shape)
 
 
 def nrmse(estimate, target, axis=None):
@@ -650,6 +643,29 @@ def _readout_transfer(orders, readout, theta_freq):
     return out
 
 
+def _delay_readout_error(orders, delay, theta_freq):
+    """``H_d(theta f) - exp(-2 pi i theta f r)``: the delay readout's error for several orders.
+
+    Parameters
+    ----------
+    orders : sequence of int
+        Memory orders ``d``, in decreasing order.
+    delay : float
+        The decoded delay ``r = theta' / theta`` in [0, 1].
+    theta_freq : ndarray, shape (n,)
+        Frequencies times the window, ``theta f >= 0``.
+
+    Returns
+    -------
+    ndarray of complex, shape (len(orders), n)
+        ``H_d`` as :func:`delay_transfer` (with ``theta = 1``), by
+        :func:`_readout_transfer`.
+    """
+    readout = legendre_decoders(orders[0], [delay])[0]  # P~_i(r) does not depend on d
+    ideal = np.exp(-2j * np.pi * theta_freq * delay)
+    return _readout_transfer(orders, readout, theta_freq) - ideal
+
+
 def steady_state_nrmse(u, orders, theta, dt=1.0, delay=1.0):
     """Steady-state NRMSE of the delay readout, from the input's spectrum.
 
@@ -712,10 +728,8 @@ def steady_state_nrmse(u, orders, theta, dt=1.0, delay=1.0):
     power = power[keep]
     nu = theta * keep / (steps * dt)  # theta * f_k
     unique = sorted(set(orders), reverse=True)
-    readout = legendre_decoders(unique[0], [r])[0]  # P~_i(r) does not depend on d
-    H = _readout_transfer(unique, readout, nu)  # (orders, F)
-    ideal = np.exp(-2j * np.pi * nu * r)
-    errors = np.sqrt((np.abs(H - ideal) ** 2 * power).sum(axis=1) / total)
+    error = _delay_readout_error(unique, r, nu)  # (orders, F)
+    errors = np.sqrt((np.abs(error) ** 2 * power).sum(axis=1) / total)
     by_order = dict(zip(unique, errors))
     out = np.array([by_order[d] for d in orders])
     return float(out[0]) if single else out
