@@ -201,6 +201,40 @@ def _matrix_powers_times(Af, W, L):
     return out
 
 
+def _chunk_matrices(Af, Bt, L):
+    """``Ā_f^L`` and ``R`` of the memory's chunk step ``m_{c+L} = m_c Ā_f^L + [u_{c+1} … u_{c+L}] R``.
+
+    Parameters
+    ----------
+    Af : tensor (d, d)
+        ``Ā + e_m B̄ᵀ`` (row form).
+    Bt : tensor (1, d)
+        ``B̄ᵀ``.
+    L : int
+        Steps per chunk.
+
+    Returns
+    -------
+    AfL : tensor (d, d)
+        ``Ā_f^L`` (by binary exponentiation).
+    R : tensor (L, d)
+        Row ``i`` is ``B̄ᵀ Ā_f^(L-1-i)``.
+    """
+    rows, cur = [], Bt
+    for _ in range(L):
+        rows.append(cur)
+        cur = tf.matmul(cur, Af)
+    R = tf.concat(rows[::-1], axis=0)
+    AfL, base, k = None, Af, L
+    while k:
+        if k & 1:
+            AfL = base if AfL is None else tf.matmul(AfL, base)
+        k >>= 1
+        if k:
+            base = tf.matmul(base, base)
+    return AfL, R
+
+
 def chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw, activation="tanh", chunk=8):
     """The LMU cell over a sequence, with the memory advanced once per chunk of steps.
 
@@ -250,18 +284,7 @@ def chunked_lmu_sequence(h0, m0, W_h, e_h, W_m, Af, Bt, ux, xw, activation="tanh
     F = _matrix_powers_times(Af, W_m, L)  # Af^j W_m, j = 1..L
     Fcat = tf.concat(F, axis=1)  # (d, L n)
     g = tf.concat([tf.matmul(Bt, W_m)] + [tf.matmul(Bt, Fj) for Fj in F[:-1]], axis=0)  # (L, n)
-    rows, cur = [], Bt
-    for _ in range(L):
-        rows.append(cur)
-        cur = tf.matmul(cur, Af)
-    R = tf.concat(rows[::-1], axis=0)  # (L, d): row i-1 = B̄ᵀ Af^(L-i)
-    AfL, base, k = None, Af, L  # Af^L by binary exponentiation
-    while k:
-        if k & 1:
-            AfL = base if AfL is None else tf.matmul(AfL, base)
-        k >>= 1
-        if k:
-            base = tf.matmul(base, base)
+    AfL, R = _chunk_matrices(Af, Bt, L)
     # The next chunk's memory and memory-to-hidden terms, from this chunk's start
     # (so that the large product does not wait for the chunk's steps):
     # [P_{c+1}, m_{c+1}] = m_c [Ā_f^L F, Ā_f^L] + U_c [R F, R],  F = Fcat
@@ -432,14 +455,7 @@ def _final_memory(m0, Af, Bt, u, chunk):
     m = m0
     for t in range(head):
         m = tf.matmul(m, Af) + u[t] * Bt
-    rows, cur = [], Bt
-    for _ in range(L):
-        rows.append(cur)
-        cur = tf.matmul(cur, Af)
-    R = tf.concat(rows[::-1], axis=0)  # (L, d): row i = B̄ᵀ Ā_f^(L-1-i)
-    AfL = Af
-    for _ in range(L - 1):
-        AfL = tf.matmul(AfL, Af)
+    AfL, R = _chunk_matrices(Af, Bt, L)
     rest = u[head:, :, 0]  # (T - head, B)
     U = tf.transpose(tf.reshape(rest, (-1, L, tf.shape(u)[1])), (0, 2, 1))  # (C, B, L)
     return tf.foldl(lambda m, U_c: tf.matmul(m, AfL) + tf.matmul(U_c, R), U, initializer=m)
