@@ -49,18 +49,14 @@ Variants are named ``<who>_<how>[xla|no-xla]``: ``ours_chunked``,
 ``ours_fused``, ``ours_cell`` are ``lmu.LMU(implementation="chunked" |
 "fused" | "cell")``; ``ours_matmul``, ``ours_fft`` are ``lmu.LMUFeedforward``;
 ``keras_lmu*`` are keras-lmu's layers; ``xla`` means the model was compiled with
-``jit_compile=True``. Results written before ``lmu.FastLMU`` became
-``lmu.LMU(implementation=...)`` call them ``ours_fast``, ``ours_fast_fused``
-and ``ours_reference``: :func:`canonical` renames them.
+``jit_compile=True``.
 """
 
 import argparse
-import copy
 import json
 import os
 import pathlib
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -73,35 +69,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 CASES = ("psmnist_recurrent", "psmnist_feedforward", "inference", "capacity", "mackey_glass")
 BATCH, STEPS, ORDER, UNITS = 100, 784, 256, 212
-
-# variant names of results written while the fast layer was lmu.fast.FastLMU
-LEGACY_VARIANTS = {
-    "ours_fast_fused": "ours_fused",  # FastLMU(implementation="fused")
-    "ours_fast": "ours_chunked",  # FastLMU() (chunked)
-    "ours_reference": "ours_cell",  # lmu.LMU, then always the step loop
-}
-_LEGACY = re.compile(r"\b(" + "|".join(LEGACY_VARIANTS) + r")(?=\[)")
-
-
-def canonical(payload):
-    """A copy of a results payload with the old variant names replaced by the current ones.
-
-    Renames every key and string value (result names, ratio names, the
-    ``best`` entries) that contains ``ours_fast[``, ``ours_fast_fused[`` or
-    ``ours_reference[`` (see :data:`LEGACY_VARIANTS`); current names are left alone.
-    """
-
-    def rename(obj):
-        if isinstance(obj, str):
-            return _LEGACY.sub(lambda m: LEGACY_VARIANTS[m.group(1)], obj)
-        if isinstance(obj, dict):
-            return {rename(k): rename(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [rename(v) for v in obj]
-        return obj
-
-    return rename(copy.deepcopy(payload))
-
 
 def training_flops(batch=BATCH, steps=STEPS, order=ORDER, units=UNITS, chunk=8):
     """Floating-point operations of one training step of the paper's psMNIST LMU (counted, not timed).
@@ -167,6 +134,16 @@ class _Clock:
 
 
 # -- models -------------------------------------------------------------------------------
+def _keras_lmu_recurrent(order, theta, units, **kwargs):
+    """keras-lmu's layer configured as the paper's cell (hidden → memory feedback, SimpleRNN hidden)."""
+    import keras
+    import keras_lmu
+
+    return keras_lmu.LMU(memory_d=1, order=order, theta=theta,
+                         hidden_cell=keras.layers.SimpleRNNCell(units), hidden_to_memory=True,
+                         memory_to_memory=True, input_to_hidden=True, **kwargs)
+
+
 def _recurrent_models(which):
     import keras
 
@@ -194,17 +171,7 @@ def _recurrent_models(which):
     if "keras_lmu" in which:
         import keras_lmu
 
-        out["keras_lmu"] = lambda: head(
-            keras_lmu.LMU(
-                memory_d=1,
-                order=ORDER,
-                theta=STEPS,
-                hidden_cell=keras.layers.SimpleRNNCell(UNITS),
-                hidden_to_memory=True,
-                memory_to_memory=True,
-                input_to_hidden=True,
-            )
-        )
+        out["keras_lmu"] = lambda: head(_keras_lmu_recurrent(ORDER, STEPS, UNITS))
     return out
 
 
@@ -330,6 +297,26 @@ def _ratios(res, ours, theirs, key="median_s"):
     }
 
 
+def _training_case(what, res, reference=None):
+    """A case's results with the ratios of every keras-lmu variant to every one of ours.
+
+    ``best`` names our fastest variant and its time over ``reference``'s
+    (default: the fastest keras-lmu variant).
+    """
+    theirs = [k for k in res if k.startswith("keras_lmu")]
+    ours = [k for k in res if k.startswith("ours")]
+    best_ours = min(ours, key=lambda k: res[k]["median_s"])
+    reference = reference or min(theirs, key=lambda k: res[k]["median_s"])
+    return {
+        "what": what,
+        "results": res,
+        "ratios": _ratios(res, ours, theirs),
+        "ratios_cpu_time": _ratios(res, ours, theirs, "cpu_median_s"),
+        "best": {"ours": best_ours, "keras_lmu": reference,
+                 "ours_over_keras_lmu": res[best_ours]["median_s"] / res[reference]["median_s"]},
+    }
+
+
 def case_psmnist_recurrent(reps, quick):
     models = _recurrent_models(["ours_chunked", "ours_fused", "ours_cell", "keras_lmu"])
     # Keras' default on a CPU is no XLA; every variant runs both ways except the
@@ -343,18 +330,8 @@ def case_psmnist_recurrent(reps, quick):
         "ours_cell[no-xla]": (models["ours_cell"], False),
     }
     res = _time_training(builders, reps)
-    theirs = [k for k in res if k.startswith("keras_lmu")]
-    ours = [k for k in res if k.startswith("ours")]
-    best_theirs = min(theirs, key=lambda k: res[k]["median_s"])
-    best_ours = min(ours, key=lambda k: res[k]["median_s"])
-    return {
-        "what": "paper psMNIST network, one training step (batch 100, 784 steps, Adam)",
-        "results": res,
-        "ratios": _ratios(res, ours, theirs),
-        "ratios_cpu_time": _ratios(res, ours, theirs, "cpu_median_s"),
-        "best": {"ours": best_ours, "keras_lmu": best_theirs,
-                 "ours_over_keras_lmu": res[best_ours]["median_s"] / res[best_theirs]["median_s"]},
-    }
+    return _training_case(
+        "paper psMNIST network, one training step (batch 100, 784 steps, Adam)", res)
 
 
 def _mackey_glass_models(which, steps):
@@ -376,12 +353,7 @@ def _mackey_glass_models(which, steps):
             out[f"ours_{implementation}"] = lambda implementation=implementation: net(
                 lambda: lmu.LMU(49, 4, 4.0, return_sequences=True, implementation=implementation))
     if "keras_lmu" in which:
-        import keras_lmu
-
-        out["keras_lmu"] = lambda: net(lambda: keras_lmu.LMU(
-            memory_d=1, order=4, theta=4, hidden_cell=keras.layers.SimpleRNNCell(49),
-            hidden_to_memory=True, memory_to_memory=True, input_to_hidden=True,
-            return_sequences=True))
+        out["keras_lmu"] = lambda: net(lambda: _keras_lmu_recurrent(4, 4, 49, return_sequences=True))
     return out
 
 
@@ -400,18 +372,9 @@ def case_mackey_glass(reps, quick):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, steps, 1)).astype(np.float32)
     res = _time_training(builders, reps, data=(x, np.roll(x, -15, axis=1)), loss="mse")
-    theirs = [k for k in res if k.startswith("keras_lmu")]
-    ours = [k for k in res if k.startswith("ours")]
-    best_ours = min(ours, key=lambda k: res[k]["median_s"])
-    return {
-        "what": f"the paper's Mackey-Glass LMU network (4 x LMU(49, order 4, theta 4) -> Dense(1)), "
-                f"one training step of {batch} sequences x {steps} steps (MSE, Adam)",
-        "results": res,
-        "ratios": _ratios(res, ours, theirs),
-        "ratios_cpu_time": _ratios(res, ours, theirs, "cpu_median_s"),
-        "best": {"ours": best_ours, "keras_lmu": "keras_lmu[no-xla]",
-                 "ours_over_keras_lmu": res[best_ours]["median_s"] / res["keras_lmu[no-xla]"]["median_s"]},
-    }
+    return _training_case(
+        f"the paper's Mackey-Glass LMU network (4 x LMU(49, order 4, theta 4) -> Dense(1)), "
+        f"one training step of {batch} sequences x {steps} steps (MSE, Adam)", res)
 
 
 def case_psmnist_feedforward(reps, quick):
@@ -422,19 +385,9 @@ def case_psmnist_feedforward(reps, quick):
         if name.startswith("ours"):
             builders[f"{name}[xla]"] = (build, True)
     res = _time_training(builders, reps)
-    theirs = [k for k in res if k.startswith("keras_lmu")]
-    ours = [k for k in res if k.startswith("ours")]
-    best_ours = min(ours, key=lambda k: res[k]["median_s"])
-    return {
-        "what": "feedforward psMNIST network (memory of the input, last step -> Dense(212) -> "
-        "Dense(10)), one training step",
-        "results": res,
-        "ratios": _ratios(res, ours, theirs),
-        "ratios_cpu_time": _ratios(res, ours, theirs, "cpu_median_s"),
-        "best": {"ours": best_ours,
-                 "keras_lmu_fft_over_ours": res["keras_lmu_fft[no-xla]"]["median_s"]
-                 / res[best_ours]["median_s"]},
-    }
+    return _training_case(
+        "feedforward psMNIST network (memory of the input, last step -> Dense(212) -> "
+        "Dense(10)), one training step", res, reference="keras_lmu_fft[no-xla]")
 
 
 def case_inference(reps, quick):
@@ -573,8 +526,7 @@ def _versions():
 
 
 def format_table(payload):
-    """A Markdown table of the medians and ratios in a results payload (current variant names)."""
-    payload = canonical(payload)
+    """A Markdown table of the medians and ratios in a results payload."""
     lines = ["| case | variant | median wall | min wall | median CPU | note |",
              "| --- | --- | --- | --- | --- | --- |"]
     for case, res in payload["cases"].items():
@@ -626,7 +578,7 @@ def main(argv=None):
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     out = pathlib.Path(args.out) if args.out else (
         RESULTS / "quick" / "lmu_speed.json" if args.quick else RESULTS / "lmu_speed.json")
-    payload = canonical(json.loads(out.read_text())) if out.exists() else {"cases": {}}
+    payload = json.loads(out.read_text()) if out.exists() else {"cases": {}}
     payload.setdefault("cases", {})
     for case in cases:
         print(f"{case} (load {_load()})", flush=True)
