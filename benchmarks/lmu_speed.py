@@ -39,6 +39,11 @@ prints a table. Cases (``--cases``, comma separated):
     such step plus a forward pass. Ours: ``lmu.LMU(implementation="chunked")``
     (with and without XLA) and ``"cell"``; theirs: ``keras_lmu.LMU`` with the
     same feedback options as above.
+``implementation_by_size``
+    One ``lmu.LMU`` layer (then Dense(1), MSE) at four sizes, units / order
+    49 / 4, 64 / 32, 128 / 128, 212 / 256: training step with
+    ``implementation="chunked"`` and ``"cell"`` (no XLA). This is the
+    measurement behind ``lmu.layers.AUTO_CHUNKED_MAX_SIZE``.
 
 Every repetition runs each variant once, in turn, in the same process, so
 the variants see the same machine load; the JSON keeps every time, the median
@@ -67,7 +72,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-CASES = ("psmnist_recurrent", "psmnist_feedforward", "inference", "capacity", "mackey_glass")
+CASES = ("psmnist_recurrent", "psmnist_feedforward", "inference", "capacity", "mackey_glass",
+         "implementation_by_size")
 BATCH, STEPS, ORDER, UNITS = 100, 784, 256, 212
 
 def training_flops(batch=BATCH, steps=STEPS, order=ORDER, units=UNITS, chunk=8):
@@ -377,6 +383,29 @@ def case_mackey_glass(reps, quick):
         f"one training step of {batch} sequences x {steps} steps (MSE, Adam)", res)
 
 
+def case_implementation_by_size(reps, quick):
+    import keras
+
+    import lmu
+
+    sizes = [(49, 4, 1000, 32), (64, 32, 784, 100), (128, 128, 784, 100), (212, 256, 784, 100)]
+    out = {}
+    for units, order, steps, batch in sizes[:2] if quick else sizes:
+        def net(implementation, units=units, order=order, steps=steps):
+            inp = keras.Input((steps, 1))
+            layer = lmu.LMU(units, order, float(steps), implementation=implementation)
+            return keras.Model(inp, keras.layers.Dense(1)(layer(inp)))
+
+        x = np.random.default_rng(0).random((batch, steps, 1)).astype(np.float32)
+        builders = {f"ours_{i}[no-xla]": (lambda i=i: net(i), False) for i in ("chunked", "cell")}
+        res = _time_training(builders, reps, data=(x, np.zeros((batch, 1), np.float32)), loss="mse")
+        key = f"units {units}, order {order} ({batch} x {steps} steps)"
+        out[key] = {"results": res, "cell_over_chunked": res["ours_cell[no-xla]"]["median_s"]
+                    / res["ours_chunked[no-xla]"]["median_s"]}
+        print(f"  {key}: cell / chunked = {out[key]['cell_over_chunked']:.2f}", flush=True)
+    return {"what": "one lmu.LMU layer, training step, chunked vs cell, by size", "sizes": out}
+
+
 def case_psmnist_feedforward(reps, quick):
     models = _feedforward_models(["ours_matmul", "ours_fft", "keras_lmu_fft", "keras_lmu_raw"])
     builders = {}
@@ -541,11 +570,14 @@ def format_table(payload):
                          f"{loop['cpu_median_s']:.1f} s | "
                          f"timed on {loop['timed_steps']} steps |")
             continue
-        for name, r in res["results"].items():
-            note = f"{r['sequences_per_s']:.0f} seq/s" if "sequences_per_s" in r else ""
-            lines.append(f"| {case} | {name} | {r['median_s'] * 1e3:.1f} ms | "
-                         f"{r['min_s'] * 1e3:.1f} ms | {r['cpu_median_s'] * 1e3:.1f} ms | "
-                         f"{note} |")
+        groups = ({f"{case}, {k}": v for k, v in res["sizes"].items()} if "sizes" in res
+                  else {case: res})
+        for label, group in groups.items():
+            for name, r in group["results"].items():
+                note = f"{r['sequences_per_s']:.0f} seq/s" if "sequences_per_s" in r else ""
+                lines.append(f"| {label} | {name} | {r['median_s'] * 1e3:.1f} ms | "
+                             f"{r['min_s'] * 1e3:.1f} ms | {r['cpu_median_s'] * 1e3:.1f} ms | "
+                             f"{note} |")
     return "\n".join(lines)
 
 

@@ -39,9 +39,10 @@ __all__ = ["LMUCell", "LMU", "Legendre", "discrete_memory_matrices", "load_model
 IMPLEMENTATIONS = ("auto", "cell", *fast.IMPLEMENTATIONS)
 
 #: ``implementation="auto"`` runs "chunked" for layers with ``units + order`` up to this
-#: size and the step loop ("cell") above it: one training step on our 2-core CPU
-#: (batch 32–100, 784–1,000 steps, no XLA) was faster chunked at 49 units / order 4
-#: (×1.6), even at 64 / 32, and slower at 128 / 128 (×0.86) and 212 / 256 (×0.81).
+#: size and the step loop ("cell") above it. Measured with ``benchmarks/lmu_speed.py
+#: --cases implementation_by_size`` (one training step, no XLA, 2-core CPU): chunked
+#: was 1.6–2.2× faster at 49 units / order 4, within 15% of the step loop at 64 / 32
+#: (either side, in two runs), and 6–19% slower at 128 / 128 and 212 / 256.
 AUTO_CHUNKED_MAX_SIZE = 96
 
 _PACKAGE = "lmu"
