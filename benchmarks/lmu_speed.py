@@ -366,9 +366,9 @@ def _mackey_glass_models(which, steps):
 def case_mackey_glass(reps, quick):
     steps, batch = (500, 8) if quick else (5000, 32)
     models = _mackey_glass_models(["ours_chunked", "ours_cell", "keras_lmu"], steps)
-    # XLA over a 5,000-step loop of the step-by-step cell is far slower on this CPU (one
-    # epoch of the full Mackey-Glass run took 83 s instead of 8.7 s), so the step-by-step
-    # variants run with Keras' default only
+    # XLA over a 5,000-step loop of the step-by-step cell was far slower on this CPU in a
+    # one-off test (too slow to repeat here), so the step-by-step variants run with
+    # Keras' default only
     builders = {
         "ours_chunked[no-xla]": (models["ours_chunked"], False),
         "ours_chunked[xla]": (models["ours_chunked"], True),

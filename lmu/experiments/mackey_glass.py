@@ -213,10 +213,12 @@ def build_model(kind, corrected=True, seed=0, jit_compile=False):
         ``False``: the paper's default initializers, no bias.
     seed : int, default 0
     jit_compile : bool, default False
-        Compile the training step with XLA. On our 2-core CPU this made an
-        LMU epoch of the full protocol ≈ 1 s instead of 2–5 s (the time loop
-        of 5,000 steps is compiled as a whole), at the price of ≈ 15 s of
-        compilation per model: worth it for 500 epochs, not for a quick run.
+        Compile the training step with XLA (≈ 15–25 s of compilation per
+        model; :func:`run` uses it in full mode, as the committed full LMU runs
+        did). For the LMU's chunked path it makes little difference on our
+        2-core CPU (``benchmarks/lmu_speed.py --cases mackey_glass``); with the
+        step-by-step cell (``implementation="cell"``) it was much slower in a
+        one-off test, XLA running the 5,000-iteration loop of tiny steps slowly.
 
     Returns
     -------
